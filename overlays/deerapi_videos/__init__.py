@@ -1,0 +1,1 @@
+"""Typed Python client for DeerAPI's Sora 2 video API."""
