@@ -1,0 +1,330 @@
+"""Drift: what the API returned that ``openapi.yaml`` does not describe, and what it never sent.
+
+Computed after a run from the recorded exchanges, so it costs no extra requests. Drift is
+information, not a conformance failure: the spec allows extra fields (``additionalProperties``)
+and any string for ``status`` and ``model``, but a maintainer wants to know when the API starts
+sending something new (so the spec can describe it) or stops sending a documented field.
+
+Four kinds of drift are reported:
+
+* fields present in a response body that the response's schema does not list;
+* values of open enums (``status``, ``model``: ``anyOf: [{enum}, {type: string}]``) outside the
+  known list;
+* response headers neither the spec nor HTTP itself defines, and status codes an operation does
+  not document;
+* fields of a schema the run saw that never appeared in any response.
+
+PyYAML is needed to read the spec; it comes with the ``[test]`` extra.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+__all__ = ["Drift", "ExchangeLike", "compute_drift", "load_spec"]
+
+# Headers HTTP itself (or the transport in front of any API) defines; never reported as drift.
+GENERIC_HEADERS = frozenset(
+    {
+        "accept-ranges",
+        "access-control-allow-credentials",
+        "access-control-allow-headers",
+        "access-control-allow-methods",
+        "access-control-allow-origin",
+        "access-control-expose-headers",
+        "access-control-max-age",
+        "age",
+        "alt-svc",
+        "cache-control",
+        "connection",
+        "content-disposition",
+        "content-encoding",
+        "content-language",
+        "content-length",
+        "content-range",
+        "content-type",
+        "date",
+        "etag",
+        "expires",
+        "keep-alive",
+        "last-modified",
+        "location",
+        "pragma",
+        "server",
+        "strict-transport-security",
+        "transfer-encoding",
+        "vary",
+        "via",
+        "x-content-type-options",
+    }
+)
+
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+class ExchangeLike(Protocol):
+    """The parts of a recorded request/response pair that drift reads (see ``Exchange``)."""
+
+    @property
+    def operation(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def response_headers(self) -> Mapping[str, str]: ...
+    @property
+    def response_json(self) -> Any: ...
+
+
+@dataclass
+class Drift:
+    """Differences between what a run saw and what the spec describes.
+
+    Keys are readable locations: ``Schema.field`` for body fields (``VideoList.data[].foo``
+    style is not used: the schema named is the one that describes the object holding the
+    field), ``operationId`` for status codes and headers.
+    """
+
+    #: ``Schema.field`` -> operations whose responses carried it.
+    undocumented_fields: dict[str, set[str]] = field(default_factory=dict)
+    #: ``Schema.field`` -> values outside its known list (``Video.status``, ``Video.model``).
+    undocumented_values: dict[str, set[str]] = field(default_factory=dict)
+    #: header name (lower case) -> operations whose responses carried it.
+    undocumented_headers: dict[str, set[str]] = field(default_factory=dict)
+    #: operationId -> status codes it answered that the spec does not list for it.
+    undocumented_status_codes: dict[str, set[int]] = field(default_factory=dict)
+    #: ``Schema.field`` documented for a schema the run saw, never present in any response.
+    unseen_fields: list[str] = field(default_factory=list)
+    #: exchanges whose method and path match no operation in the spec.
+    unknown_endpoints: set[str] = field(default_factory=set)
+    #: exchanges examined.
+    exchanges_seen: int = 0
+
+    @property
+    def has_drift(self) -> bool:
+        """Whether the API sent anything the spec does not describe (unseen fields excluded)."""
+        return bool(
+            self.undocumented_fields
+            or self.undocumented_values
+            or self.undocumented_headers
+            or self.undocumented_status_codes
+            or self.unknown_endpoints
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy, with sets sorted."""
+        return {
+            "undocumented_fields": {
+                k: sorted(v) for k, v in sorted(self.undocumented_fields.items())
+            },
+            "undocumented_values": {
+                k: sorted(v) for k, v in sorted(self.undocumented_values.items())
+            },
+            "undocumented_headers": {
+                k: sorted(v) for k, v in sorted(self.undocumented_headers.items())
+            },
+            "undocumented_status_codes": {
+                k: sorted(v) for k, v in sorted(self.undocumented_status_codes.items())
+            },
+            "unseen_fields": list(self.unseen_fields),
+            "unknown_endpoints": sorted(self.unknown_endpoints),
+            "exchanges_seen": self.exchanges_seen,
+        }
+
+
+def load_spec(path: Path | None = None) -> dict[str, Any]:
+    """Read ``openapi.yaml`` (the packaged copy unless ``path`` is given).
+
+    Raises:
+        ModuleNotFoundError: when PyYAML is not installed (``pip install 'deerapi-videos[test]'``).
+    """
+    import yaml  # PyYAML is an optional dependency: imported only when drift is computed.
+    from deerapi_videos._spec import spec_path
+
+    with (path or spec_path()).open(encoding="utf-8") as fh:
+        loaded = yaml.safe_load(fh)
+    if not isinstance(loaded, dict):
+        raise ValueError("openapi.yaml does not hold a mapping")
+    return loaded
+
+
+@dataclass(frozen=True)
+class _Operation:
+    operation_id: str
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    responses: Mapping[str, Any]
+
+
+class _SpecIndex:
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        self.spec = spec
+        self.operations: list[_Operation] = []
+        for template, item in (spec.get("paths") or {}).items():
+            regex = re.sub(r"\\\{[^/}]+\\\}", "[^/]+", re.escape(template))
+            pattern = re.compile(f"(?:^|/){regex.lstrip('/')}$")
+            for method in _METHODS:
+                op = item.get(method)
+                if isinstance(op, Mapping):
+                    self.operations.append(
+                        _Operation(
+                            operation_id=str(op.get("operationId", f"{method.upper()} {template}")),
+                            method=method.upper(),
+                            template=template,
+                            pattern=pattern,
+                            responses=op.get("responses") or {},
+                        )
+                    )
+        # Longer templates first, so ``/v1/videos/{id}/content`` wins over ``/v1/videos/{id}``.
+        self.operations.sort(key=lambda o: len(o.template), reverse=True)
+
+    def resolve(self, node: Any) -> tuple[str | None, Any]:
+        """Follow ``$ref`` chains; return the last component name seen and the target."""
+        name: str | None = None
+        seen = 0
+        while isinstance(node, Mapping) and "$ref" in node and seen < 32:
+            ref = str(node["$ref"])
+            if not ref.startswith("#/"):
+                return name, {}
+            target: Any = self.spec
+            for part in ref[2:].split("/"):
+                target = target.get(part.replace("~1", "/").replace("~0", "~"), {})
+            name = ref.rsplit("/", 1)[-1]
+            node = target
+            seen += 1
+        return name, node
+
+    def find(self, method: str, url: str, operation: str) -> _Operation | None:
+        path = urlsplit(url).path or url
+        for op in self.operations:
+            if op.method == method.upper() and op.pattern.search(path):
+                return op
+        for op in self.operations:  # fall back to the engine's operation label
+            if operation in (op.operation_id, f"{op.method} {op.template}"):
+                return op
+        return None
+
+
+class _Walker:
+    def __init__(self, index: _SpecIndex, drift: Drift) -> None:
+        self.index = index
+        self.drift = drift
+        self.seen_fields: dict[str, set[str]] = {}  # schema name -> fields seen
+        self.documented: dict[str, list[str]] = {}  # schema name -> documented fields
+
+    def walk(
+        self, value: Any, schema: Any, name: str | None, operation: str, location: str | None
+    ) -> None:
+        """Visit ``value`` described by ``schema``; ``location`` names the field holding it."""
+        ref_name, schema = self.index.resolve(schema)
+        name = ref_name or name
+        if not isinstance(schema, Mapping):
+            return
+        for key in ("anyOf", "oneOf"):
+            if key in schema:
+                self._walk_union(value, schema[key], name, operation, location)
+                return
+        for sub in schema.get("allOf") or ():
+            self.walk(value, sub, name, operation, location)
+        if isinstance(value, Mapping):
+            self._walk_object(value, schema, name, operation)
+        elif isinstance(value, list) and "items" in schema:
+            for item in value:
+                self.walk(item, schema["items"], None, operation, location)
+        elif (
+            isinstance(value, str) and location and "enum" in schema and value not in schema["enum"]
+        ):
+            self.drift.undocumented_values.setdefault(location, set()).add(value)
+
+    def _walk_union(
+        self,
+        value: Any,
+        branches: Sequence[Any],
+        name: str | None,
+        operation: str,
+        location: str | None,
+    ) -> None:
+        resolved = [self.index.resolve(b) for b in branches]
+        if isinstance(value, Mapping):
+            for branch_name, branch in resolved:
+                if isinstance(branch, Mapping) and (
+                    branch.get("type") == "object" or "properties" in branch
+                ):
+                    self.walk(value, branch, branch_name or name, operation, location)
+                    return
+            return
+        if isinstance(value, str) and location:
+            # An open enum (``anyOf: [{enum: [...]}, {type: string}]``): a value outside every
+            # listed enum is valid but new.
+            known = [b["enum"] for _, b in resolved if isinstance(b, Mapping) and "enum" in b]
+            if known and not any(value in enum for enum in known):
+                self.drift.undocumented_values.setdefault(location, set()).add(value)
+
+    def _walk_object(
+        self, value: Mapping[str, Any], schema: Mapping[str, Any], name: str | None, operation: str
+    ) -> None:
+        props: Mapping[str, Any] = schema.get("properties") or {}
+        label = name or "(inline)"
+        seen: set[str] = set()
+        if props:
+            self.documented.setdefault(label, list(props))
+            seen = self.seen_fields.setdefault(label, set())
+        for key, sub_value in value.items():
+            if key in props:
+                seen.add(key)
+                self.walk(sub_value, props[key], None, operation, f"{label}.{key}")
+            elif props or schema.get("additionalProperties") is False:
+                self.drift.undocumented_fields.setdefault(f"{label}.{key}", set()).add(operation)
+
+
+def compute_drift(
+    exchanges: Iterable[ExchangeLike], spec: Mapping[str, Any] | None = None
+) -> Drift:
+    """Compare recorded responses with the spec (``load_spec()`` unless ``spec`` is given)."""
+    index = _SpecIndex(spec if spec is not None else load_spec())
+    drift = Drift()
+    walker = _Walker(index, drift)
+    for exchange in exchanges:
+        drift.exchanges_seen += 1
+        op = index.find(exchange.method, exchange.url, exchange.operation)
+        if op is None:
+            drift.unknown_endpoints.add(f"{exchange.method.upper()} {urlsplit(exchange.url).path}")
+            continue
+        response = op.responses.get(str(exchange.status_code))
+        if response is None:
+            response = op.responses.get(f"{str(exchange.status_code)[0]}XX")
+        if response is None:
+            response = op.responses.get("default")
+        if response is None:
+            drift.undocumented_status_codes.setdefault(op.operation_id, set()).add(
+                exchange.status_code
+            )
+            continue
+        _, response = index.resolve(response)
+        documented_headers = {str(h).lower() for h in ((response or {}).get("headers") or {})}
+        for header in exchange.response_headers:
+            lowered = header.lower()
+            if lowered not in documented_headers and lowered not in GENERIC_HEADERS:
+                drift.undocumented_headers.setdefault(lowered, set()).add(op.operation_id)
+        body = exchange.response_json
+        if body is None:
+            continue
+        content: Mapping[str, Any] = (response or {}).get("content") or {}
+        media = content.get("application/json")
+        if media is None:
+            media = next((m for t, m in content.items() if t.endswith("json")), None)
+        if isinstance(media, Mapping) and "schema" in media:
+            walker.walk(body, media["schema"], None, op.operation_id, None)
+    for schema_name, fields in sorted(walker.documented.items()):
+        seen = walker.seen_fields.get(schema_name, set())
+        drift.unseen_fields.extend(f"{schema_name}.{f}" for f in fields if f not in seen)
+    return drift

@@ -1,0 +1,372 @@
+"""Reports of a conformance run: JUnit XML for CI, Markdown for people.
+
+Both are built from a ``ConformanceResult`` (and optionally its ``Drift``). Checks are grouped
+per operation and check: one JUnit test case and one Markdown table row each, failing when any
+case of that check failed. Each distinct failure is listed with its request id and a curl line
+(the engine redacts the key; this module redacts it again if it is given one, as a second guard).
+
+Only the standard library is used (``xml.etree``), so reports can be written wherever the engine
+runs.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ._drift import Drift
+
+__all__ = [
+    "CheckGroup",
+    "CheckLike",
+    "PaidJobLike",
+    "ReportContext",
+    "ResultLike",
+    "group_checks",
+    "redact",
+    "render_junit",
+    "render_markdown",
+    "write_reports",
+]
+
+
+class CheckLike(Protocol):
+    """One check of one case (see ``CheckResult``)."""
+
+    @property
+    def operation(self) -> str: ...
+    @property
+    def check(self) -> str: ...
+    @property
+    def passed(self) -> bool: ...
+    @property
+    def message(self) -> str | None: ...
+    @property
+    def request_id(self) -> str | None: ...
+    @property
+    def curl(self) -> str | None: ...
+
+
+class PaidJobLike(Protocol):
+    """A job the run started that costs money on a live API (see ``PaidJob``)."""
+
+    @property
+    def operation(self) -> str: ...
+    @property
+    def video_id(self) -> str | None: ...
+    @property
+    def settings(self) -> Mapping[str, Any]: ...
+
+
+class ResultLike(Protocol):
+    """The parts of a ``ConformanceResult`` the reports read."""
+
+    @property
+    def checks(self) -> Sequence[CheckLike]: ...
+    @property
+    def paid_jobs(self) -> Sequence[PaidJobLike]: ...
+    @property
+    def cases_per_phase(self) -> Mapping[str, int]: ...
+    @property
+    def duration_s(self) -> float: ...
+    @property
+    def passed(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What the run was pointed at, for the report's header."""
+
+    base_url: str = ""
+    live: bool = False
+    budget: int | None = None
+    seed: int | None = None
+    started_at: _dt.datetime | None = None
+    #: Secrets to blank out of every string written (the API key), in case any slipped through.
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass
+class CheckGroup:
+    """All cases of one check on one operation."""
+
+    operation: str
+    check: str
+    passed: int = 0
+    failures: list[CheckLike] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def total(self) -> int:
+        return self.passed + len(self.failures)
+
+    def distinct_failures(self) -> list[tuple[CheckLike, int]]:
+        """Failures with the same message collapsed: (first occurrence, how many)."""
+        seen: dict[str, tuple[CheckLike, int]] = {}
+        for failure in self.failures:
+            key = failure.message or ""
+            first, count = seen.get(key, (failure, 0))
+            seen[key] = (first, count + 1)
+        return list(seen.values())
+
+
+_BEARER = re.compile(r"(Authorization:\s*Bearer\s+)(?!\[REDACTED\]|\$DEERAPI_KEY)[^'\"\s]+", re.I)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Blank out ``secrets`` and any bearer token in ``text``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[REDACTED]")
+    return _BEARER.sub(r"\1[REDACTED]", text)
+
+
+def group_checks(checks: Iterable[CheckLike]) -> list[CheckGroup]:
+    """Group per (operation, check), in order of first appearance."""
+    groups: dict[tuple[str, str], CheckGroup] = {}
+    for result in checks:
+        key = (result.operation, result.check)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = CheckGroup(result.operation, result.check)
+        if result.passed:
+            group.passed += 1
+        else:
+            group.failures.append(result)
+    return sorted(groups.values(), key=lambda g: (g.operation, g.check))
+
+
+def _failure_text(failure: CheckLike, count: int, secrets: Sequence[str]) -> str:
+    lines = [failure.message or "(no message)"]
+    if count > 1:
+        lines.append(f"({count} cases failed this way)")
+    lines.append(f"Request id: {failure.request_id or '(none returned)'}")
+    if failure.curl:
+        lines.append(f"Reproduce: {failure.curl}")
+    return redact("\n".join(lines), secrets)
+
+
+def render_junit(
+    result: ResultLike, drift: Drift | None = None, context: ReportContext | None = None
+) -> str:
+    """JUnit XML: one ``<testcase>`` per operation and check, ``classname`` = operation."""
+    context = context or ReportContext()
+    secrets = context.secrets
+    groups = group_checks(result.checks)
+    failed = sum(1 for g in groups if not g.ok)
+    suites = ET.Element(
+        "testsuites",
+        name="deerapi-conformance",
+        tests=str(len(groups)),
+        failures=str(failed),
+        errors="0",
+        time=f"{result.duration_s:.3f}",
+    )
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name="deerapi-conformance",
+        tests=str(len(groups)),
+        failures=str(failed),
+        errors="0",
+        skipped="0",
+        time=f"{result.duration_s:.3f}",
+    )
+    if context.started_at is not None:
+        suite.set("timestamp", context.started_at.isoformat(timespec="seconds"))
+    props = ET.SubElement(suite, "properties")
+    for name, value in (
+        ("base_url", context.base_url),
+        ("mode", "live" if context.live else "mock"),
+        ("seed", "" if context.seed is None else str(context.seed)),
+        ("paid_jobs", str(len(result.paid_jobs))),
+        *((f"cases.{phase}", str(n)) for phase, n in sorted(result.cases_per_phase.items())),
+    ):
+        ET.SubElement(props, "property", name=name, value=redact(value, secrets))
+    for group in groups:
+        case = ET.SubElement(suite, "testcase", classname=group.operation, name=group.check)
+        case.set("time", "0")
+        if not group.ok:
+            distinct = group.distinct_failures()
+            first, _ = distinct[0]
+            failure = ET.SubElement(
+                case,
+                "failure",
+                message=redact(first.message or "check failed", secrets).splitlines()[0][:500],
+                type=group.check,
+            )
+            failure.text = "\n\n".join(_failure_text(f, n, secrets) for f, n in distinct)
+        else:
+            ET.SubElement(case, "system-out").text = f"{group.passed} case(s) passed"
+    if drift is not None:
+        ET.SubElement(suite, "system-out").text = redact(_drift_text(drift), secrets)
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _drift_text(drift: Drift) -> str:
+    lines = ["Drift (informational):"]
+    for title, items in _drift_sections(drift):
+        lines.append(f"{title}: {', '.join(items) if items else 'none'}")
+    return "\n".join(lines)
+
+
+def _drift_sections(drift: Drift) -> list[tuple[str, list[str]]]:
+    def ops(values: Iterable[object]) -> str:
+        return ", ".join(str(v) for v in sorted(values, key=str))
+
+    values = drift.undocumented_values
+    return [
+        (
+            "Fields the spec does not describe",
+            [f"`{k}` (in {ops(v)})" for k, v in sorted(drift.undocumented_fields.items())],
+        ),
+        (
+            "Status values the spec does not list",
+            [f"`{k}`: {ops(v)}" for k, v in sorted(values.items()) if k.endswith(".status")],
+        ),
+        (
+            "Models the spec does not list",
+            [f"`{k}`: {ops(v)}" for k, v in sorted(values.items()) if k.endswith(".model")],
+        ),
+        (
+            "Other values outside a documented list",
+            [
+                f"`{k}`: {ops(v)}"
+                for k, v in sorted(values.items())
+                if not k.endswith((".status", ".model"))
+            ],
+        ),
+        (
+            "Headers the spec does not describe",
+            [f"`{k}` (in {ops(v)})" for k, v in sorted(drift.undocumented_headers.items())],
+        ),
+        (
+            "Status codes the spec does not list",
+            [f"{k}: {ops(v)}" for k, v in sorted(drift.undocumented_status_codes.items())],
+        ),
+        ("Endpoints not in the spec", sorted(drift.unknown_endpoints)),
+        ("Spec fields never seen in a response", [f"`{f}`" for f in drift.unseen_fields]),
+    ]
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _settings_text(settings: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in settings.items()) or "(defaults)"
+
+
+def render_markdown(
+    result: ResultLike, drift: Drift | None = None, context: ReportContext | None = None
+) -> str:
+    """The human report: verdict, checks per operation, failures, drift, paid jobs, duration."""
+    context = context or ReportContext()
+    secrets = context.secrets
+    groups = group_checks(result.checks)
+    failed = [g for g in groups if not g.ok]
+    verdict = "CONFORMANT" if result.passed else "NOT CONFORMANT"
+    out: list[str] = ["# DeerAPI conformance report", ""]
+    out.append(
+        f"**Result: {verdict}** — {len(groups) - len(failed)} of {len(groups)} checks passed "
+        f"({sum(g.total for g in groups)} check runs)."
+    )
+    out.append("")
+    target = context.base_url or "(unknown)"
+    mode = "live API" if context.live else "bundled mock"
+    out.append(f"- Target: `{target}` ({mode})")
+    if context.started_at is not None:
+        out.append(f"- Started: {context.started_at.isoformat(timespec='seconds')}")
+    out.append(f"- Duration: {result.duration_s:.1f} s")
+    if context.seed is not None:
+        out.append(f"- Seed: {context.seed}")
+    if result.cases_per_phase:
+        phases = ", ".join(f"{p} {n}" for p, n in result.cases_per_phase.items())
+        out.append(f"- Cases per phase: {phases}")
+    budget = "" if context.budget is None else f" (budget {context.budget})"
+    out.append(f"- Paid jobs created: {len(result.paid_jobs)}{budget}")
+    out.append("")
+
+    out += ["## Checks by operation", "", "| Operation | Check | Result | Cases |"]
+    out.append("|---|---|---|---|")
+    for g in groups:
+        status = "pass" if g.ok else f"**FAIL** ({len(g.failures)} failed)"
+        out.append(f"| `{g.operation}` | {_md_cell(g.check)} | {status} | {g.total} |")
+    if not groups:
+        out.append("| — | — | no checks ran | 0 |")
+    out.append("")
+
+    out += ["## Failures", ""]
+    if not failed:
+        out += ["None.", ""]
+    for g in failed:
+        out += [f"### `{g.operation}` — {g.check}", ""]
+        for failure, count in g.distinct_failures():
+            message = redact(failure.message or "(no message)", secrets).strip()
+            first_line, _, rest = message.partition("\n")
+            times = f" ({count} cases)" if count > 1 else ""
+            out.append(f"- {_md_cell(first_line)}{times}")
+            if rest.strip():
+                out += ["", "  ```text", *(f"  {line}" for line in rest.strip().splitlines())]
+                out += ["  ```", ""]
+            out.append(f"  - Request id: `{failure.request_id or '(none returned)'}`")
+            if failure.curl:
+                out += ["", "  ```sh", f"  {redact(failure.curl, secrets)}", "  ```", ""]
+        out.append("")
+
+    out += ["## Drift", ""]
+    if drift is None:
+        out += ["Not computed (PyYAML missing: `pip install 'deerapi-videos[test]'`).", ""]
+    else:
+        out.append(
+            f"Informational: compared {drift.exchanges_seen} responses with `openapi.yaml`. "
+            "New fields and values are allowed by the spec but should be described in it."
+        )
+        out.append("")
+        for title, items in _drift_sections(drift):
+            out.append(f"### {title}")
+            out.append("")
+            out += [f"- {_md_cell(redact(i, secrets))}" for i in items] or ["None."]
+            out.append("")
+
+    out += ["## Paid jobs", ""]
+    if not result.paid_jobs:
+        out += ["None.", ""]
+    else:
+        out += ["| Operation | Video id | Settings |", "|---|---|---|"]
+        for job in result.paid_jobs:
+            out.append(
+                f"| `{job.operation}` | `{job.video_id or '(not returned)'}` "
+                f"| {_md_cell(_settings_text(job.settings))} |"
+            )
+        out.append("")
+    out.append(f"Duration: {result.duration_s:.1f} s.")
+    return redact("\n".join(out), secrets) + "\n"
+
+
+def write_reports(
+    result: ResultLike,
+    *,
+    junit_path: Path | None,
+    markdown_path: Path | None,
+    drift: Drift | None = None,
+    context: ReportContext | None = None,
+) -> list[Path]:
+    """Write the JUnit and Markdown reports (creating folders); return the paths written."""
+    written: list[Path] = []
+    for path, render in ((junit_path, render_junit), (markdown_path, render_markdown)):
+        if path is None:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(result, drift, context), encoding="utf-8")
+        written.append(path)
+    return written
