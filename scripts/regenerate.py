@@ -63,7 +63,8 @@ def check_pins() -> None:
             wrong.append(f"{name}: need {want}, found {have}")
     if wrong:
         raise RegenerationError(
-            "pinned code generation tools differ (pip install -e '.[dev]'):\n  " + "\n  ".join(wrong)
+            "pinned code generation tools differ (pip install -e '.[dev]'):\n  "
+            + "\n  ".join(wrong)
         )
 
 
@@ -73,13 +74,14 @@ def _tool(name: str) -> str:
     return str(path) if path.exists() else name
 
 
-def generate_into(dest: Path) -> Path:
-    """Generate the package into ``dest/<package>``, add headers, and return its path.
+def generate_into(dest: Path, spec: Path = SPEC) -> Path:
+    """Generate the package from ``spec`` into ``dest/<package>``, add headers, return its path.
 
     Raises:
         RegenerationError: if the generator fails or prints any warning.
     """
     check_pins()
+    dest.mkdir(parents=True, exist_ok=True)
     out = dest / PACKAGE
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("RUFF_CACHE_DIR", None)
@@ -87,11 +89,16 @@ def generate_into(dest: Path) -> Path:
         [
             _tool("openapi-python-client"),
             "generate",
-            "--path", str(SPEC),
-            "--config", str(CONFIG),
-            "--custom-template-path", str(TEMPLATES),
-            "--meta", "none",
-            "--output-path", str(out),
+            "--path",
+            str(spec),
+            "--config",
+            str(CONFIG),
+            "--custom-template-path",
+            str(TEMPLATES),
+            "--meta",
+            "none",
+            "--output-path",
+            str(out),
             "--fail-on-warning",
         ],
         cwd=dest,
