@@ -1,0 +1,358 @@
+"""``deerapi-videos conformance``: check an API against ``openapi.yaml`` and write the reports.
+
+Default: start the bundled mock on loopback (with a throwaway key), run the conformance engine
+against it, and write ``reports/conformance.xml`` (JUnit) and ``reports/conformance.md``. No key,
+no network, no setup. With ``--base-url`` (and ``DEERAPI_KEY``) the live API is checked within
+the paid-job budget, which is shown, and confirmed, before anything is sent.
+
+Exit codes: 0 conformant; 1 not conformant; 2 usage error or live run not confirmed; 3 the check
+could not run (a missing extra, an unreachable API).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import secrets
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.table import Table
+
+from ._output import Output
+
+__all__ = ["EXIT_NOT_CONFORMANT", "EXIT_NOT_RUN", "EXIT_USAGE", "conformance"]
+
+EXIT_NOT_CONFORMANT = 1
+EXIT_USAGE = 2
+EXIT_NOT_RUN = 3
+
+_EXTRA_HINT = "pip install 'deerapi-videos[test]'"
+DEFECTS = (
+    "wrong_field_type",
+    "undocumented_status",
+    "server_error_on_valid",
+    "accept_invalid_input",
+    "delete_noop",
+)
+
+
+class NotRun(click.ClickException):
+    """The check could not run; exits 3."""
+
+    exit_code = EXIT_NOT_RUN
+
+
+def _needs_extra(what: str, exc: ImportError) -> NoReturn:
+    missing = exc.name or str(exc)
+    raise NotRun(f"{what} needs the [test] extra (missing: {missing}): {_EXTRA_HINT}") from exc
+
+
+@contextmanager
+def _bundled_mock(api_key: str, defects: tuple[str, ...], speed: float | None) -> Iterator[str]:
+    """Serve a fresh mock on an ephemeral loopback port; yield its base URL."""
+    try:
+        from deerapi_videos.mock import MockDeerAPI
+    except ImportError as exc:
+        raise NotRun(
+            f"the bundled mock needs its extra (missing: {exc.name or exc}): "
+            "pip install 'deerapi-videos[mock]'"
+        ) from exc
+    kwargs: dict[str, Any] = {"api_key": api_key}
+    if defects:
+        kwargs["defects"] = set(defects)
+    mock = MockDeerAPI(**kwargs)
+    serve_kwargs: dict[str, Any] = {}
+    if speed is not None:
+        serve_kwargs["speed"] = speed
+    with mock.serve("127.0.0.1", 0, **serve_kwargs) as base_url:
+        yield str(base_url)
+
+
+def _budget_text(budget: Any, settings: Mapping[str, str], video_id: str | None) -> str:
+    lines = [
+        f"Paid-job budget: at most {budget.max_paid_jobs} job(s), each billed by the API.",
+    ]
+    if budget.max_paid_jobs >= 1:
+        shown = ", ".join(f"{k}={v}" for k, v in settings.items())
+        lines.append(f"  - 1 create with the cheapest settings ({shown})")
+    remix_ok = budget.allows_remix(created=budget.max_paid_jobs >= 1 and video_id is None)
+    if remix_ok:
+        lines.append("  - 1 remix of that video")
+    else:
+        lines.append("  - no remix (needs --allow-remix and a budget with room for it)")
+    lines.append(
+        "  Every other create/remix case is an input the API must reject for free; a guard "
+        "refuses to send any request that could start a job beyond the budget."
+    )
+    if video_id:
+        lines.append(f"  Reads use the existing video {video_id}.")
+    return "\n".join(lines)
+
+
+def _summary(out: Output, result: Any, written: list[Path], drift: Any) -> None:
+    from deerapi_videos.conformance._report import group_checks
+
+    groups = group_checks(result.checks)
+    failed = [g for g in groups if not g.ok]
+    if out.json_mode:
+        out.emit_json(
+            {
+                "passed": bool(result.passed),
+                "checks": len(groups),
+                "failed": [
+                    {
+                        "operation": g.operation,
+                        "check": g.check,
+                        "message": g.failures[0].message,
+                        "request_id": g.failures[0].request_id,
+                        "curl": g.failures[0].curl,
+                    }
+                    for g in failed
+                ],
+                "cases_per_phase": dict(result.cases_per_phase),
+                "paid_jobs": [
+                    {"operation": j.operation, "video_id": j.video_id, "settings": dict(j.settings)}
+                    for j in result.paid_jobs
+                ],
+                "duration_s": round(float(result.duration_s), 3),
+                "drift": drift.to_dict() if drift is not None else None,
+                "reports": [str(p) for p in written],
+            }
+        )
+        return
+    verdict = "CONFORMANT" if result.passed else "NOT CONFORMANT"
+    head = (
+        f"{verdict}: {len(groups) - len(failed)}/{len(groups)} checks passed "
+        f"in {result.duration_s:.1f} s; paid jobs: {len(result.paid_jobs)}"
+    )
+    if out.interactive and failed:
+        table = Table("operation", "check", "request id", "first failure", title=head)
+        for g in failed:
+            first = g.failures[0]
+            message = (first.message or "").strip().splitlines()
+            first_line = message[0] if message else ""
+            table.add_row(g.operation, g.check, first.request_id or "-", first_line)
+        out.out.print(table)
+    else:
+        click.echo(head)
+        for g in failed:
+            first = g.failures[0]
+            message = (first.message or "").strip().splitlines()
+            click.echo(
+                f"FAIL {g.operation} {g.check}: {message[0] if message else ''} "
+                f"(request id {first.request_id or 'none'})"
+            )
+    for path in written:
+        click.echo(f"report: {path}")
+
+
+class _EventPrinter:
+    """The engine's ``on_event`` callback: a one-line status while the check runs."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        self.count = 0
+        self.phase = ""
+        self._status: Any = None
+
+    def __enter__(self) -> _EventPrinter:
+        if self.out.show_progress:
+            self._status = self.out.err.status("starting the conformance check ...")
+            self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.__exit__(None, None, None)
+
+    def __call__(self, event: Any) -> None:
+        """Show a ``Progress`` event: its kind, phase, operation and message."""
+        self.count += 1
+        kind = getattr(event, "kind", "")
+        if kind == "phase_started":
+            self.phase = str(getattr(event, "phase", "") or "")
+        elif kind == "paid_job":
+            self.out.note(f"paid job started: {getattr(event, 'message', '')}")
+        if self._status is not None:
+            parts = [
+                str(p)
+                for p in (
+                    self.phase,
+                    getattr(event, "operation", None),
+                    getattr(event, "message", None),
+                )
+                if p
+            ]
+            self._status.update(f"conformance [{self.count}] {' · '.join(parts)[:100]}")
+
+
+@click.command()
+@click.option(
+    "--base-url",
+    "target",
+    default=None,
+    metavar="URL",
+    help="Check this API (live mode: paid jobs, needs DEERAPI_KEY). Default: the bundled mock.",
+)
+@click.option(
+    "--budget",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Live mode: most paid jobs the run may start [default: 1, the cheapest settings].",
+)
+@click.option(
+    "--allow-remix",
+    is_flag=True,
+    help="Live mode: also remix the created video (a second paid job; needs --budget 2).",
+)
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reports/conformance.xml"),
+    show_default=True,
+    help="JUnit XML report.",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reports/conformance.md"),
+    show_default=True,
+    help="Markdown report.",
+)
+@click.option("--video-id", default=None, help="Live mode: read this existing video.")
+@click.option("--seed", type=int, default=None, help="Seed for generated cases (reproducible).")
+@click.option(
+    "--max-examples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Generated cases per operation and phase [default: the engine's].",
+)
+@click.option(
+    "--plant-defect",
+    "defects",
+    type=click.Choice(DEFECTS),
+    multiple=True,
+    help="Mock mode: plant this defect in the mock, to see the check catch it (repeatable).",
+)
+@click.option("--yes", "-y", is_flag=True, help="Live mode: do not ask before starting paid jobs.")
+@click.option("--json", "json_flag", is_flag=True, help="Print a JSON summary on stdout.")
+@click.pass_context
+def conformance(
+    ctx: click.Context,
+    target: str | None,
+    budget: int | None,
+    allow_remix: bool,
+    junit: Path,
+    report: Path,
+    video_id: str | None,
+    seed: int | None,
+    max_examples: int | None,
+    defects: tuple[str, ...],
+    yes: bool,
+    json_flag: bool,
+) -> None:
+    """Check an API against openapi.yaml; write JUnit and Markdown reports.
+
+    Without --base-url the bundled mock is started on loopback (no key, no network). Exit code 0
+    only when conformant.
+    """
+    from ._commands import State
+
+    state = ctx.find_object(State)
+    assert state is not None
+    out = state.output
+    if json_flag:
+        out.json_mode = True
+    # The group's --base-url counts only when typed on the command line: DEERAPI_BASE_URL in the
+    # environment must not turn the default mock check into a paid live run.
+    parent = ctx.parent
+    if target is None and parent is not None and state.base_url:
+        source = parent.get_parameter_source("base_url")
+        if source == click.core.ParameterSource.COMMANDLINE:
+            target = state.base_url
+    live = target is not None
+    if live and defects:
+        raise click.UsageError("--plant-defect applies to the bundled mock only")
+    if not live and (budget is not None or allow_remix or video_id):
+        raise click.UsageError("--budget, --allow-remix and --video-id apply to --base-url only")
+
+    try:
+        from deerapi_videos.conformance import Budget, run_conformance
+        from deerapi_videos.conformance._budget import CHEAPEST_SETTINGS
+    except ImportError as exc:
+        _needs_extra("the conformance check", exc)
+
+    budget_obj = Budget(max_paid_jobs=1 if budget is None else budget, allow_remix=allow_remix)
+    if live:
+        api_key = state.api_key
+        if not api_key:
+            raise click.UsageError("live mode needs an API key: set DEERAPI_KEY or pass --api-key")
+        out.note(f"Live conformance check against {target}")
+        out.note(_budget_text(budget_obj, CHEAPEST_SETTINGS, video_id))
+        if not yes:
+            if not sys.stdin.isatty():
+                out.note(
+                    "error: refusing to start paid jobs without confirmation; "
+                    "pass --yes to run non-interactively (see the budget above)"
+                )
+                ctx.exit(EXIT_USAGE)
+            if not click.confirm("Start the live check?", default=False, err=True):
+                out.note("Not started.")
+                ctx.exit(EXIT_USAGE)
+    else:
+        api_key = "sk-mock-" + secrets.token_urlsafe(24)  # throwaway: the user's key never used
+
+    kwargs: dict[str, Any] = {"budget": budget_obj, "live": live}
+    if seed is not None:
+        kwargs["seed"] = seed
+    if max_examples is not None:
+        kwargs["max_examples"] = max_examples
+    if video_id is not None:
+        kwargs["video_id"] = video_id
+
+    server: AbstractContextManager[str] = (
+        nullcontext(target) if target is not None else _bundled_mock(api_key, defects, None)
+    )
+    started = _dt.datetime.now(_dt.UTC)
+    t0 = time.monotonic()
+    with server as base_url, _EventPrinter(out) as events:
+        if not live:
+            out.note(
+                f"Conformance check against the bundled mock at {base_url}"
+                + (f" (planted defects: {', '.join(defects)})" if defects else "")
+            )
+        try:
+            result = run_conformance(base_url, api_key, on_event=events, **kwargs)
+        except ImportError as exc:
+            _needs_extra("the conformance check", exc)
+    elapsed = time.monotonic() - t0
+
+    from deerapi_videos.conformance._report import ReportContext, write_reports
+
+    drift = None
+    try:
+        from deerapi_videos.conformance._drift import compute_drift
+
+        drift = compute_drift(result.exchanges)
+    except ImportError:
+        out.note(f"drift not computed: PyYAML is missing ({_EXTRA_HINT})")
+    context = ReportContext(
+        base_url=base_url,
+        live=live,
+        budget=budget_obj.max_paid_jobs if live else None,
+        seed=seed,
+        started_at=started,
+        secrets=(api_key,),
+    )
+    written = write_reports(
+        result, junit_path=junit, markdown_path=report, drift=drift, context=context
+    )
+    _summary(out, result, written, drift)
+    if not out.json_mode:
+        out.note(f"(wall time {elapsed:.1f} s)")
+    ctx.exit(0 if result.passed else EXIT_NOT_CONFORMANT)
