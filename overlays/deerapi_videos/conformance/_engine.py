@@ -1,0 +1,723 @@
+"""Run schemathesis against a DeerAPI-compatible base URL and record what it saw.
+
+``run_conformance`` loads ``openapi.yaml``, runs schemathesis' engine (every phase, every check,
+positive and negative generation) over real HTTP and turns its event stream into plain data:
+one ``CheckResult`` per check per case, one ``Exchange`` per request/response pair and one
+``PaidJob`` per job the API accepted. In live mode it also enforces the paid-job budget (see
+``_budget``): the run's own create/remix are the only requests that may start a job.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import requests
+import schemathesis
+from schemathesis.config import SchemathesisConfig
+from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.core.transport import Response
+from schemathesis.engine import events, from_schema
+from schemathesis.engine.recorder import Request, ScenarioRecorder
+from schemathesis.generation import GenerationMode
+from schemathesis.generation.case import Case
+from schemathesis.generation.meta import ComponentInfo
+from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER, HookContext
+from schemathesis.specs.openapi.schemas import OpenApiSchema
+from schemathesis.transport import BaseTransport
+from schemathesis.transport.requests import (
+    REQUESTS_TRANSPORT,
+    RequestsTransport,
+    SameHostRedirectsSession,
+)
+
+from deerapi_videos._spec import spec_path
+
+from ._budget import (
+    CHEAPEST_SETTINGS,
+    Budget,
+    BudgetExceeded,
+    PaidKind,
+    PaidRequestGuard,
+    defuse_body,
+    paid_kind,
+)
+from ._hooks import install_false_report_filters
+
+__all__ = [
+    "ALL_PHASES",
+    "CheckResult",
+    "ConformanceResult",
+    "Exchange",
+    "PaidJob",
+    "Progress",
+    "run_conformance",
+]
+
+Phase = Literal["examples", "coverage", "fuzzing", "stateful"]
+ALL_PHASES: tuple[Phase, ...] = ("examples", "coverage", "fuzzing", "stateful")
+REDACTED = "Bearer ***"
+_LIVE_PROMPT = "A paper boat drifting on a calm pond, soft morning light"
+_LIVE_REMIX_PROMPT = "Make it dusk"
+_TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check run on one request (or a run-level problem, ``check="schemathesis"``)."""
+
+    operation: str
+    check: str
+    passed: bool
+    message: str
+    request_id: str | None = None
+    curl: str | None = None  # Authorization redacted
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request the run sent and the response it got."""
+
+    operation: str  # e.g. "POST /v1/videos"; the spec operation the case was generated for
+    # The method actually sent; differs from ``operation``'s for unsupported-method probes.
+    method: str
+    url: str
+    status_code: int
+    request_headers: Mapping[str, str]  # Authorization redacted
+    response_headers: Mapping[str, str]
+    response_json: Any  # parsed JSON body, or None when the body is not JSON
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class PaidJob:
+    """A job the API accepted (and, on a live API, bills for)."""
+
+    operation: str
+    video_id: str | None
+    settings: Mapping[str, Any]  # model / seconds / size as the API reported them
+
+
+@dataclass
+class ConformanceResult:
+    checks: list[CheckResult] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
+    paid_jobs: list[PaidJob] = field(default_factory=list)
+    cases_per_phase: dict[str, int] = field(default_factory=dict)
+    duration_s: float = 0.0
+    paid_requests_refused: int = 0  # live mode: paid requests the guard stopped before sending
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(check.passed for check in self.checks)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [check for check in self.checks if not check.passed]
+
+    def failed_checks(self) -> set[tuple[str, str]]:
+        """``(operation, check)`` pairs that failed at least once."""
+        return {(check.operation, check.check) for check in self.failures}
+
+    def status_counts(self) -> Counter[tuple[str, int]]:
+        """How often each ``(operation, status)`` was answered to the operation's own method."""
+        return Counter(
+            (e.operation, e.status_code)
+            for e in self.exchanges
+            if e.method == e.operation.split(" ", 1)[0]
+        )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What ``on_event`` receives while a run goes on."""
+
+    kind: Literal["phase_started", "phase_finished", "scenario", "paid_job", "note"]
+    phase: str | None = None
+    operation: str | None = None
+    message: str = ""
+
+
+OnEvent = Callable[[Progress], None]
+
+
+# --- live mode: a schema whose transport goes through the budget guard ------------------------
+
+
+@dataclass
+class _LiveState:
+    guard: PaidRequestGuard
+    video_id: str | None
+    defused: int = 0
+
+
+# The live run in progress. A module global, not a context variable: schemathesis sends requests
+# from its own worker threads, which do not inherit the caller's context. One live run at a time.
+_LIVE: list[_LiveState] = []
+_LIVE_LOCK = threading.Lock()
+
+
+class _GuardedTransport(RequestsTransport):
+    """``requests`` transport whose every request, including check probes, passes the guard."""
+
+    def __init__(self, guard: PaidRequestGuard) -> None:
+        super().__init__()
+        self._serializers = REQUESTS_TRANSPORT._serializers  # the registered body serializers
+        self._guard = guard
+
+    def send(
+        self, case: Case[Any], *, session: requests.Session | None = None, **kwargs: Any
+    ) -> Response:
+        own = session is None
+        active = SameHostRedirectsSession() if session is None else session
+        self._guard.mount(active)
+        try:
+            return super().send(case, session=active, **kwargs)
+        finally:
+            if own:
+                active.close()
+
+
+def _guarded(schema: OpenApiSchema, guard: PaidRequestGuard) -> OpenApiSchema:
+    """Give ``schema`` (and every clone schemathesis makes of it) the guarded transport.
+
+    schemathesis picks ``schema.transport`` for every request it sends, including the extra
+    requests some checks make; clones are built with ``self.__class__``, so a subclass carries
+    the guard everywhere.
+    """
+    transport = _GuardedTransport(guard)
+
+    class GuardedOpenApiSchema(OpenApiSchema):
+        @property
+        def transport(self) -> BaseTransport[Any]:
+            return transport
+
+    schema.__class__ = GuardedOpenApiSchema
+    return schema
+
+
+def _live_before_call(context: HookContext, case: Case[Any], kwargs: dict[str, Any]) -> None:
+    """schemathesis ``before_call`` hook, active only during a live run.
+
+    Rewrites generated create/remix cases into free ones (``defuse_body``) so that schemathesis
+    re-derives their metadata and judges them as the negative cases they became, and points reads
+    at the run's video.
+    """
+    if not _LIVE:
+        return
+    state = _LIVE[0]
+    operation = case.operation
+    kind = paid_kind(operation.method, operation.path)
+    if kind is not None:
+        body, changed = defuse_body(case.body, kind)
+        if changed:
+            case.body = body
+            _mark_body_negative(case)
+            state.defused += 1
+    if (
+        state.video_id is not None
+        and operation.method.upper() == "DELETE"
+        and case.path_parameters is not None
+        and case.path_parameters.get("video_id") == state.video_id
+    ):
+        # Reads still need the run's video; the run deletes it itself once they are done.
+        case.path_parameters["video_id"] = f"{state.video_id}-not-{uuid.uuid4().hex[:8]}"
+    if (
+        state.video_id is not None
+        and operation.method.upper() == "GET"
+        and "{video_id}" in operation.path
+        and case.path_parameters is not None
+        and not (case.meta is not None and case.meta.is_negative_at(ParameterLocation.PATH))
+    ):
+        case.path_parameters["video_id"] = state.video_id
+
+
+def _mark_body_negative(case: Case[Any]) -> None:
+    """Label a defused case as the negative case it now is (its body lacks the required prompt).
+
+    schemathesis re-derives the labels of components it generated itself when a hook edits them,
+    but in the examples phase the body is not such a component and would keep its "positive"
+    label, so ``positive_data_acceptance`` would expect the (now invalid) body to be accepted.
+    """
+    meta = case.meta  # re-derives the labels of the edited components first
+    if meta is not None:
+        meta.components[ParameterLocation.BODY] = ComponentInfo(mode=GenerationMode.NEGATIVE)
+        meta.generation.mode = GenerationMode.NEGATIVE
+
+
+@contextmanager
+def _live_hook(state: _LiveState) -> Iterator[None]:
+    if not _LIVE_LOCK.acquire(blocking=False):
+        raise RuntimeError("another live conformance run is in progress in this process")
+    _LIVE.append(state)
+    GLOBAL_HOOK_DISPATCHER.register_hook_with_name(_live_before_call, "before_call")
+    try:
+        yield
+    finally:
+        GLOBAL_HOOK_DISPATCHER.unregister(_live_before_call)
+        _LIVE.clear()
+        _LIVE_LOCK.release()
+
+
+# --- turning schemathesis' records into plain data --------------------------------------------
+
+
+def _first(values: Mapping[str, Any], name: str) -> str | None:
+    for key, value in values.items():
+        if key.lower() == name.lower():
+            if isinstance(value, list):
+                return str(value[0]) if value else None
+            return str(value)
+    return None
+
+
+def _flat(headers: Mapping[str, Any], *, redact: bool) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in headers.items():
+        text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        if redact and key.lower() in ("authorization", "proxy-authorization"):
+            text = REDACTED if text.lower().startswith("bearer ") else "***"
+        out[key] = text
+    return out
+
+
+def _curl(request: Request) -> str:
+    parts = ["curl", "-X", request.method]
+    for key, value in _flat(request.headers, redact=True).items():
+        if key.lower() in ("content-length", "user-agent", "accept-encoding", "connection"):
+            continue
+        parts += ["-H", f"{key}: {value}"]
+    if request.body:
+        parts += ["--data-binary", request.body.decode("utf-8", "backslashreplace")]
+    parts.append(request.uri)
+    return " ".join(shlex.quote(part) for part in parts).replace(
+        shlex.quote("Authorization: " + REDACTED), shlex.quote("Authorization: Bearer $DEERAPI_KEY")
+    )
+
+
+def _json(response: Response) -> Any:
+    content_type = _first(response.headers, "content-type") or ""
+    if "json" not in content_type.lower():
+        return None
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None
+
+
+def _exchange(operation: str, request: Request, response: Response) -> Exchange:
+    return Exchange(
+        operation=operation,
+        method=request.method.upper(),
+        url=request.uri,
+        status_code=response.status_code,
+        request_headers=_flat(request.headers, redact=True),
+        response_headers=_flat(response.headers, redact=False),
+        response_json=_json(response),
+        elapsed_s=response.elapsed,
+    )
+
+
+def _paid_job(operation: str, method: str, response_json: Any) -> PaidJob | None:
+    if paid_kind(method, operation.split(" ", 1)[-1]) is None:
+        return None
+    if not isinstance(response_json, dict):
+        return None
+    video_id = response_json.get("id")
+    settings = {k: response_json.get(k) for k in ("model", "seconds", "size")}
+    return PaidJob(operation, video_id if isinstance(video_id, str) else None, settings)
+
+
+def _failure_message(failure: Failure) -> str:
+    message = failure.message or ""
+    return f"{failure.title}: {message}".strip() if failure.title else message
+
+
+@dataclass
+class _Collector:
+    result: ConformanceResult
+    on_event: OnEvent | None
+    secrets: tuple[str, ...]
+    _cases: Counter[str] = field(default_factory=Counter)
+    _jobs_seen: set[str] = field(default_factory=set)
+
+    def emit(self, progress: Progress) -> None:
+        if self.on_event is not None:
+            self.on_event(progress)
+
+    def _scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def add_exchange(self, exchange: Exchange) -> None:
+        self.result.exchanges.append(exchange)
+        if 200 <= exchange.status_code < 300 and exchange.method == "POST":
+            job = _paid_job(exchange.operation, exchange.method, exchange.response_json)
+            if job is not None and (job.video_id is None or job.video_id not in self._jobs_seen):
+                if job.video_id is not None:
+                    self._jobs_seen.add(job.video_id)
+                self.result.paid_jobs.append(job)
+                self.emit(Progress("paid_job", operation=job.operation, message=str(job.video_id)))
+
+    def scenario(self, phase: str, recorder: ScenarioRecorder) -> None:
+        self._cases[phase] += len(recorder.cases)
+        operation_of = {cid: node.value.operation.label for cid, node in recorder.cases.items()}
+        requests_of: dict[str, Request] = {}
+        request_ids: dict[str, str | None] = {}
+        for case_id, interaction in recorder.interactions.items():
+            requests_of[case_id] = interaction.request
+            response = interaction.response
+            if response is None:
+                continue
+            request_ids[case_id] = _first(response.headers, "x-request-id")
+            self.add_exchange(
+                _exchange(operation_of.get(case_id, recorder.label), interaction.request, response)
+            )
+        for case_id, nodes in recorder.checks.items():
+            seen: set[tuple[str, str]] = set()
+            for node in nodes:
+                operation = operation_of.get(case_id, recorder.label)
+                if node.failure_info is None:
+                    if node.status.value == "success":
+                        self.result.checks.append(CheckResult(operation, node.name, True, ""))
+                    continue
+                failure = node.failure_info.failure
+                message = self._scrub(_failure_message(failure))
+                key = (node.name, message)
+                if key in seen:
+                    continue
+                seen.add(key)
+                request = requests_of.get(case_id)
+                self.result.checks.append(
+                    CheckResult(
+                        operation=failure.operation or operation,
+                        check=node.name,
+                        passed=False,
+                        message=message,
+                        request_id=request_ids.get(case_id),
+                        curl=self._scrub(_curl(request)) if request is not None else None,
+                    )
+                )
+
+    def error(self, label: str, title: str, message: str) -> None:
+        self.result.checks.append(
+            CheckResult(label, "schemathesis", False, self._scrub(f"{title}: {message}"))
+        )
+
+    def finish(self, started: float) -> ConformanceResult:
+        self.result.cases_per_phase = dict(self._cases)
+        self.result.duration_s = time.monotonic() - started
+        return self.result
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def _config(
+    base_url: str,
+    api_key: str,
+    *,
+    phases: Sequence[str],
+    max_examples: int,
+    seed: int | None,
+    stateful_steps: int | None,
+    request_timeout: float,
+) -> SchemathesisConfig:
+    unknown = set(phases) - set(ALL_PHASES)
+    if unknown:
+        raise ValueError(f"unknown phases {sorted(unknown)}; known: {ALL_PHASES}")
+    stateful: dict[str, Any] = {"enabled": "stateful" in phases}
+    if stateful_steps is not None:
+        stateful["max-steps"] = stateful_steps
+    data: dict[str, Any] = {
+        "base-url": base_url.rstrip("/"),
+        "workers": 1,
+        "request-timeout": request_timeout,
+        "generation": {"mode": "all", "max-examples": max_examples, "database": "none"},
+        "checks": {"enabled": True},
+        "phases": {
+            "examples": {"enabled": "examples" in phases},
+            "coverage": {"enabled": "coverage" in phases},
+            "fuzzing": {"enabled": "fuzzing" in phases},
+            "stateful": stateful,
+        },
+        "auth": {"openapi": {"bearerAuth": {"bearer": api_key}}},
+        "output": {"sanitization": {"enabled": True}},
+    }
+    if seed is not None:
+        data["seed"] = seed
+    return SchemathesisConfig.from_dict(data)
+
+
+def load_schema(config: SchemathesisConfig) -> OpenApiSchema:
+    """Load the packaged ``openapi.yaml`` with the run's configuration and false-report filters."""
+    schema = schemathesis.openapi.from_path(str(spec_path()), config=config)
+    install_false_report_filters(schema)
+    return schema
+
+
+# --- the run's own (budgeted) calls in live mode ----------------------------------------------
+
+
+@dataclass
+class _Explicit:
+    """Sends the run's own requests through the guard and validates their responses."""
+
+    schema: OpenApiSchema
+    base_url: str
+    api_key: str
+    guard: PaidRequestGuard
+    collector: _Collector
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def __post_init__(self) -> None:
+        self.guard.mount(self.session)
+
+    def call(self, case: Case[Any], *, paid: PaidKind | None = None) -> Response | None:
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        operation = case.operation.label
+        try:
+            if paid is None:
+                response = case.call(base_url=self.base_url, session=self.session, headers=headers)
+            else:
+                with self.guard.arm(paid):
+                    response = case.call(
+                        base_url=self.base_url, session=self.session, headers=headers
+                    )
+        except BudgetExceeded as exc:
+            self.collector.error(operation, "Budget", str(exc))
+            return None
+        except requests.RequestException as exc:
+            self.collector.error(operation, "Network error", str(exc))
+            return None
+        request = Request.from_prepared_request(response.request)
+        self.collector.add_exchange(_exchange(operation, request, response))
+        recorder = ScenarioRecorder(label=operation)
+        recorder.record_case(case=case)
+        recorder.record_response(case_id=case.id, response=response)
+        request_id = _first(response.headers, "x-request-id")
+        try:
+            case.validate_response(response, headers=headers, recorder=recorder)
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                if isinstance(failure, Failure):
+                    self.collector.result.checks.append(
+                        CheckResult(
+                            operation,
+                            _check_name(failure),
+                            False,
+                            self.collector._scrub(_failure_message(failure)),
+                            request_id,
+                            self.collector._scrub(_curl(request)),
+                        )
+                    )
+        except Failure as failure:
+            self.collector.result.checks.append(
+                CheckResult(
+                    operation,
+                    _check_name(failure),
+                    False,
+                    self.collector._scrub(_failure_message(failure)),
+                    request_id,
+                    self.collector._scrub(_curl(request)),
+                )
+            )
+        else:
+            self.collector.result.checks.append(CheckResult(operation, "live_step", True, ""))
+        return response
+
+
+_FAILURE_CHECKS = {
+    "ServerError": "not_a_server_error",
+    "UndefinedStatusCode": "status_code_conformance",
+    "UndefinedContentType": "content_type_conformance",
+    "MalformedMediaType": "content_type_conformance",
+    "JsonSchemaError": "response_schema_conformance",
+    "MalformedJson": "response_schema_conformance",
+    "MissingHeaders": "response_headers_conformance",
+    "MissingHeaderNotRejected": "missing_required_header",
+    "AcceptedNegativeData": "negative_data_rejection",
+    "RejectedPositiveData": "positive_data_acceptance",
+    "IgnoredAuth": "ignored_auth",
+    "UseAfterFree": "use_after_free",
+    "EnsureResourceAvailability": "ensure_resource_availability",
+}
+
+
+def _check_name(failure: Failure) -> str:
+    return _FAILURE_CHECKS.get(type(failure).__name__, type(failure).__name__)
+
+
+def _poll_until_done(
+    explicit: _Explicit,
+    video_id: str,
+    *,
+    timeout_s: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> str | None:
+    retrieve = explicit.schema["/v1/videos/{video_id}"]["GET"]
+    deadline = clock() + timeout_s
+    status: str | None = None
+    while True:
+        response = explicit.call(retrieve.Case(path_parameters={"video_id": video_id}))
+        if response is None or response.status_code != 200:
+            return status
+        body = json.loads(response.content)
+        status = body.get("status") if isinstance(body, dict) else None
+        if status in _TERMINAL or clock() >= deadline:
+            return status
+        hint = _first(response.headers, "openai-poll-after-ms")
+        sleep(int(hint) / 1000 if hint and hint.isdigit() else 5.0)
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+
+def run_conformance(
+    base_url: str,
+    api_key: str,
+    *,
+    budget: Budget | None = None,
+    live: bool = False,
+    phases: Sequence[str] = ALL_PHASES,
+    max_examples: int = 10,
+    seed: int | None = None,
+    video_id: str | None = None,
+    on_event: OnEvent | None = None,
+    stateful_steps: int | None = None,
+    request_timeout: float = 30.0,
+    live_wait_s: float = 900.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> ConformanceResult:
+    """Check the API at ``base_url`` against ``openapi.yaml`` with schemathesis.
+
+    Args:
+        base_url: Server root, e.g. ``https://api.deerapi.com`` or the mock's loopback URL.
+        api_key: Sent as ``Authorization: Bearer``; redacted from everything recorded.
+        budget: Live mode only: paid jobs the run may start (default ``Budget()``: one job).
+        live: Treat the server as the paying API: enforce ``budget``, start the run's own job
+            with ``CHEAPEST_SETTINGS`` and turn every other create/remix into a free rejection.
+        phases: Any of ``examples``, ``coverage``, ``fuzzing``, ``stateful``.
+        max_examples: Hypothesis examples per operation and phase.
+        seed: Makes generation reproducible.
+        video_id: Live mode: an existing video the reads use instead of creating one.
+        on_event: Called with ``Progress`` while the run goes on.
+        stateful_steps: Upper bound of steps per stateful scenario (schemathesis' default if None).
+        request_timeout: Seconds per request.
+        live_wait_s: Live mode: how long to poll the run's job before reading its content.
+        sleep, clock: Injected for tests; polling in live mode uses them.
+    """
+    started = time.monotonic()
+    collector = _Collector(ConformanceResult(), on_event, (api_key,))
+    config = _config(
+        base_url,
+        api_key,
+        phases=phases,
+        max_examples=max_examples,
+        seed=seed,
+        stateful_steps=stateful_steps,
+        request_timeout=request_timeout,
+    )
+    schema = load_schema(config)
+    if not live:
+        _run_engine(schema, collector)
+        return collector.finish(started)
+
+    budget = budget or Budget()
+    guard = PaidRequestGuard(api_key=api_key, budget=budget)
+    _guarded(schema, guard)
+    explicit = _Explicit(schema, base_url.rstrip("/"), api_key, guard, collector)
+    target = video_id
+    created = False
+    status: str | None = None
+    if target is None and budget.allows_create:
+        create = schema["/v1/videos"]["POST"]
+        case = create.Case(
+            body={"prompt": _LIVE_PROMPT, **CHEAPEST_SETTINGS},
+            media_type="multipart/form-data",
+            headers={"Idempotency-Key": f"conformance-{uuid.uuid4().hex}"},
+        )
+        settings = dict(CHEAPEST_SETTINGS)
+        collector.emit(Progress("note", message=f"creating one paid job: {settings}"))
+        response = explicit.call(case, paid="create")
+        if response is not None and response.status_code == 200:
+            body = json.loads(response.content)
+            target = body.get("id") if isinstance(body, dict) else None
+            created = target is not None
+    if target is not None:
+        status = _poll_until_done(explicit, target, timeout_s=live_wait_s, sleep=sleep, clock=clock)
+        collector.emit(Progress("note", message=f"video {target} is {status}"))
+    state = _LiveState(guard=guard, video_id=target)
+    with _live_hook(state):
+        _run_engine(schema, collector)
+    if target is not None and status == "completed":
+        content = schema["/v1/videos/{video_id}/content"]["GET"]
+        explicit.call(content.Case(path_parameters={"video_id": target}))
+        if budget.allows_remix(created=created) and guard.remaining > 0:
+            remix = schema["/v1/videos/{video_id}/remix"]["POST"]
+            explicit.call(
+                remix.Case(
+                    path_parameters={"video_id": target},
+                    body={"prompt": _LIVE_REMIX_PROMPT},
+                    media_type="application/json",
+                    headers={"Idempotency-Key": f"conformance-{uuid.uuid4().hex}"},
+                ),
+                paid="remix",
+            )
+    if target is not None and created:
+        # The run's own video is deleted last, once every read is done; a read after it must 404.
+        delete = schema["/v1/videos/{video_id}"]["DELETE"]
+        deleted = explicit.call(delete.Case(path_parameters={"video_id": target}))
+        if deleted is not None and deleted.status_code == 200:
+            retrieve = schema["/v1/videos/{video_id}"]["GET"]
+            after = explicit.call(retrieve.Case(path_parameters={"video_id": target}))
+            if after is not None and after.status_code != 404:
+                collector.result.checks.append(
+                    CheckResult(
+                        "DELETE /v1/videos/{video_id}",
+                        "use_after_free",
+                        False,
+                        f"{target} was deleted (200) but a retrieve answered {after.status_code}",
+                        _first(after.headers, "x-request-id"),
+                    )
+                )
+    collector.result.paid_requests_refused = len(guard.blocked)
+    collector.emit(
+        Progress("note", message=f"paid requests sent: {len(guard.sent)}, defused: {state.defused}")
+    )
+    return collector.finish(started)
+
+
+def _run_engine(schema: OpenApiSchema, collector: _Collector) -> None:
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            collector.scenario(event.phase.value, event.recorder)
+            collector.emit(
+                Progress("scenario", phase=event.phase.value, operation=event.recorder.label)
+            )
+        elif isinstance(event, events.PhaseStarted):
+            collector.emit(Progress("phase_started", phase=event.phase.name.value))
+        elif isinstance(event, events.PhaseFinished):
+            collector.emit(
+                Progress("phase_finished", phase=event.phase.name.value, message=event.status.value)
+            )
+        elif isinstance(event, events.NonFatalError):
+            collector.error(event.label, event.info.title, event.info.message)
+        elif isinstance(event, events.FatalError):
+            collector.error("run", "Fatal error", str(event.exception))
+        elif isinstance(event, events.EngineFinished):
+            for failure in event.failures:
+                collector.error(failure.operation or "run", failure.title, failure.message)
