@@ -1,0 +1,273 @@
+"""The JUnit and Markdown reports and the drift computation, on hand-built results."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from deerapi_videos.conformance import CheckResult, ConformanceResult, Exchange, PaidJob
+from deerapi_videos.conformance._drift import compute_drift
+from deerapi_videos.conformance._report import (
+    ReportContext,
+    group_checks,
+    redact,
+    render_junit,
+    render_markdown,
+    write_reports,
+)
+
+BASE = "http://127.0.0.1:4010"
+SECRET = "sk-planted-secret-0123456789"
+
+
+def video(**extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": "video_1",
+        "object": "video",
+        "created_at": 1758941485,
+        "status": "queued",
+        "model": "sora-2",
+        "progress": 0,
+        "seconds": "4",
+        "size": "720x1280",
+    }
+    body.update(extra)
+    return body
+
+
+def exchange(
+    operation: str,
+    method: str,
+    path: str,
+    status: int,
+    body: Any,
+    headers: dict[str, str] | None = None,
+) -> Exchange:
+    return Exchange(
+        operation=operation,
+        method=method,
+        url=BASE + path,
+        status_code=status,
+        request_headers={"Authorization": "Bearer ***"},
+        response_headers=headers if headers is not None else {"x-request-id": "req_1"},
+        response_json=body,
+        elapsed_s=0.01,
+    )
+
+
+def result(checks: list[CheckResult], exchanges: list[Exchange] | None = None) -> ConformanceResult:
+    return ConformanceResult(
+        checks=checks,
+        exchanges=exchanges or [],
+        paid_jobs=[PaidJob("POST /v1/videos", "video_1", {"model": "sora-2", "seconds": "4"})],
+        cases_per_phase={"examples": 4, "coverage": 30, "fuzzing": 20, "stateful": 6},
+        duration_s=12.345,
+    )
+
+
+FAILING = CheckResult(
+    operation="DELETE /v1/videos/{video_id}",
+    check="use_after_free",
+    passed=False,
+    message="Use after free\n\nThe resource was deleted but GET still answers 200",
+    request_id="req_del_42",
+    curl=f"curl -X DELETE -H 'Authorization: Bearer {SECRET}' {BASE}/v1/videos/video_1",
+)
+PASSING = [
+    CheckResult("GET /v1/videos", "status_code_conformance", True, ""),
+    CheckResult("GET /v1/videos", "status_code_conformance", True, ""),
+    CheckResult("DELETE /v1/videos/{video_id}", "use_after_free", True, ""),
+    CheckResult("DELETE /v1/videos/{video_id}", "not_a_server_error", True, ""),
+]
+
+
+def test_groups_per_operation_and_check() -> None:
+    groups = group_checks([*PASSING, FAILING, FAILING])
+    by_key = {(g.operation, g.check): g for g in groups}
+    assert len(groups) == 3
+    failing = by_key[("DELETE /v1/videos/{video_id}", "use_after_free")]
+    assert (failing.passed, len(failing.failures), failing.ok) == (1, 2, False)
+    assert failing.distinct_failures() == [(FAILING, 2)]
+    assert by_key[("GET /v1/videos", "status_code_conformance")].total == 2
+
+
+def test_markdown_names_failure_request_id_and_redacted_curl() -> None:
+    md = render_markdown(
+        result([*PASSING, FAILING]), None, ReportContext(base_url=BASE, secrets=(SECRET,))
+    )
+    assert "**Result: NOT CONFORMANT**" in md
+    assert "| `DELETE /v1/videos/{video_id}` | use_after_free | **FAIL** (1 failed) | 2 |" in md
+    assert "| `GET /v1/videos` | status_code_conformance | pass | 2 |" in md
+    assert "### `DELETE /v1/videos/{video_id}` — use_after_free" in md
+    assert "`req_del_42`" in md
+    assert "curl -X DELETE -H 'Authorization: Bearer [REDACTED]'" in md
+    assert SECRET not in md
+    assert "| `POST /v1/videos` | `video_1` | model=sora-2, seconds=4 |" in md
+    assert "Duration: 12.3 s" in md
+    assert "examples 4, coverage 30, fuzzing 20, stateful 6" in md
+    assert "Not computed" in md  # no drift given
+
+
+def test_markdown_when_conformant() -> None:
+    md = render_markdown(result(PASSING))
+    assert "**Result: CONFORMANT** — 3 of 3 checks passed" in md
+    assert "## Failures\n\nNone." in md
+
+
+def test_junit_is_valid_xml_with_one_case_per_check() -> None:
+    xml = render_junit(
+        result([*PASSING, FAILING]), None, ReportContext(base_url=BASE, secrets=(SECRET,))
+    )
+    root = ET.fromstring(xml)
+    assert root.tag == "testsuites"
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == ("3", "1")
+    cases = suite.findall("testcase")
+    assert {(c.get("classname"), c.get("name")) for c in cases} == {
+        ("GET /v1/videos", "status_code_conformance"),
+        ("DELETE /v1/videos/{video_id}", "use_after_free"),
+        ("DELETE /v1/videos/{video_id}", "not_a_server_error"),
+    }
+    failure = suite.find("testcase[@name='use_after_free']/failure")
+    assert failure is not None
+    assert failure.get("message") == "Use after free"
+    assert "req_del_42" in (failure.text or "")
+    assert SECRET not in xml
+
+
+def test_redact_blanks_bearer_tokens_without_a_secret_list() -> None:
+    assert redact("-H 'Authorization: Bearer abc.def'") == "-H 'Authorization: Bearer [REDACTED]'"
+    assert redact("key sk-1 here", ["sk-1"]) == "key [REDACTED] here"
+
+
+def test_write_reports_creates_folders(tmp_path: Path) -> None:
+    junit, md = tmp_path / "a" / "c.xml", tmp_path / "b" / "c.md"
+    written = write_reports(result(PASSING), junit_path=junit, markdown_path=md)
+    assert written == [junit, md]
+    ET.parse(junit)
+    assert md.read_text(encoding="utf-8").startswith("# DeerAPI conformance report")
+
+
+# -- drift ----------------------------------------------------------------------------------------
+
+
+def test_no_drift_when_responses_match_the_spec() -> None:
+    full = video(completed_at=None, error=None, expires_at=None, remixed_from_video_id=None)
+    drift = compute_drift(
+        [
+            exchange("POST /v1/videos", "POST", "/v1/videos", 200, full),
+            exchange("GET /v1/videos/{video_id}", "GET", "/v1/videos/video_1", 200, full),
+        ]
+    )
+    assert not drift.has_drift
+    assert drift.exchanges_seen == 2
+    assert drift.unseen_fields == ["Video.prompt"]
+
+
+def test_drift_finds_fields_values_headers_and_status_codes() -> None:
+    odd = video(
+        status="expired",
+        model="sora-3",
+        watermark=True,
+        error={"code": "x", "message": "m", "hint": 1},
+    )
+    drift = compute_drift(
+        [
+            exchange(
+                "GET /v1/videos/{video_id}",
+                "GET",
+                "/v1/videos/video_1",
+                200,
+                odd,
+                {
+                    "x-request-id": "r",
+                    "x-ratelimit-remaining": "9",
+                    "content-type": "application/json",
+                },
+            ),
+            exchange(
+                "GET /v1/videos",
+                "GET",
+                "/v1/videos?limit=2",
+                200,
+                {"object": "list", "data": [odd], "has_more": False, "total": 1},
+            ),
+            exchange("DELETE /v1/videos/{video_id}", "DELETE", "/v1/videos/video_1", 418, {}),
+            exchange(
+                "GET /v1/videos/{video_id}/content",
+                "GET",
+                "/v1/videos/video_1/content?variant=video",
+                200,
+                None,
+                {"x-request-id": "r", "content-length": "10", "content-type": "video/mp4"},
+            ),
+            exchange("GET /v1/other", "GET", "/v1/other", 200, {}),
+        ]
+    )
+    assert drift.has_drift
+    assert drift.undocumented_fields == {
+        "Video.watermark": {"retrieveVideo", "listVideos"},
+        "VideoError.hint": {"retrieveVideo", "listVideos"},
+        "VideoList.total": {"listVideos"},
+    }
+    assert drift.undocumented_values == {"Video.status": {"expired"}, "Video.model": {"sora-3"}}
+    assert drift.undocumented_headers == {"x-ratelimit-remaining": {"retrieveVideo"}}
+    assert drift.undocumented_status_codes == {"deleteVideo": {418}}
+    assert drift.unknown_endpoints == {"GET /v1/other"}
+    assert "VideoList.first_id" in drift.unseen_fields
+    assert "Video.completed_at" in drift.unseen_fields
+    md = render_markdown(result(PASSING), drift)
+    assert "- `Video.watermark` (in listVideos, retrieveVideo)" in md
+    assert "- `Video.status`: expired" in md
+    assert "- `Video.model`: sora-3" in md
+    assert "- `x-ratelimit-remaining` (in retrieveVideo)" in md
+    assert "- deleteVideo: 418" in md
+    assert "- `VideoList.first_id`" in md
+    ET.fromstring(render_junit(result(PASSING), drift))
+
+
+def test_drift_with_a_given_spec() -> None:
+    spec = {
+        "paths": {
+            "/things/{id}": {
+                "get": {
+                    "operationId": "getThing",
+                    "responses": {
+                        "200": {
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Thing"}
+                                }
+                            }
+                        }
+                    },
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                "Thing": {
+                    "type": "object",
+                    "properties": {"kind": {"type": "string", "enum": ["a", "b"]}, "n": {}},
+                }
+            }
+        },
+    }
+    ex = exchange("getThing", "GET", "/things/1", 200, {"kind": "c"}, {})
+    drift = compute_drift([ex], spec)
+    assert drift.undocumented_values == {"Thing.kind": {"c"}}
+    assert drift.unseen_fields == ["Thing.n"]
+
+
+@pytest.mark.parametrize("status", [400, 404, 500])
+def test_error_envelopes_are_walked(status: int) -> None:
+    body = {"error": {"message": "m", "type": None, "param": None, "code": None, "extra": 1}}
+    ex = exchange("GET /v1/videos/{video_id}", "GET", "/v1/videos/x", status, body)
+    drift = compute_drift([ex])
+    if status == 400:  # retrieve documents no 400
+        assert drift.undocumented_status_codes == {"retrieveVideo": {400}}
+    else:
+        assert drift.undocumented_fields == {"ErrorDetail.extra": {"retrieveVideo"}}
