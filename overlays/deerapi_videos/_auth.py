@@ -1,0 +1,118 @@
+"""Credentials: where the key comes from, where it may travel, and keeping it out of text.
+
+- The key comes from the ``api_key`` argument or ``DEERAPI_KEY``; without one, construction fails.
+- The base URL must be ``https`` unless its host is loopback (127.0.0.0/8, ::1, localhost).
+- :class:`BearerAuth` adds ``Authorization: Bearer`` only to requests for the API's own origin;
+  httpx also drops the header when a redirect leaves the origin, so a storage host never sees it.
+- :class:`Redactor` removes the key from any text that may reach a log or an exception.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Generator
+
+import httpx
+
+from ._errors import DeerAPIError
+
+__all__ = ["BearerAuth", "Redactor", "Secret", "resolve_api_key", "resolve_base_url"]
+
+DEFAULT_BASE_URL = "https://api.deerapi.com"
+API_KEY_ENV = "DEERAPI_KEY"
+BASE_URL_ENV = "DEERAPI_BASE_URL"
+REDACTED = "[redacted]"
+
+
+class Secret:
+    """A string that never shows itself in ``repr``/``str``; read it with :meth:`reveal`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED})"
+
+    __str__ = __repr__
+
+
+def resolve_api_key(api_key: str | None) -> Secret:
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    if key is None or not key.strip():
+        raise DeerAPIError(
+            f"No API key: pass api_key=... or set the {API_KEY_ENV} environment variable."
+        )
+    key = key.strip()
+    if any(ch in key for ch in "\r\n\x00"):
+        raise DeerAPIError("The API key contains a line break or NUL; it cannot be sent.")
+    return Secret(key)
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_base_url(base_url: str | httpx.URL | None) -> httpx.URL:
+    raw = base_url if base_url is not None else os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    url = httpx.URL(str(raw))
+    if url.scheme not in ("https", "http") or not url.host:
+        raise DeerAPIError(f"base_url must be an absolute http(s) URL, got {str(url)!r}")
+    if url.scheme != "https" and not _is_loopback(url.host):
+        raise DeerAPIError(
+            f"base_url {str(url)!r} is not https: the API key would travel in clear text. "
+            "Plain http is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost)."
+        )
+    if url.userinfo or url.query or url.fragment:
+        raise DeerAPIError("base_url must not carry credentials, a query or a fragment")
+    return url.copy_with(path=url.path.rstrip("/") or "/")
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default_port = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, url.port or default_port
+
+
+class BearerAuth(httpx.Auth):
+    """``Authorization: Bearer <key>`` for requests to the API origin only."""
+
+    def __init__(self, key: Secret, base_url: httpx.URL) -> None:
+        self._key = key
+        self._origin = _origin(base_url)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if _origin(request.url) == self._origin:
+            request.headers["Authorization"] = f"Bearer {self._key.reveal()}"
+        else:
+            request.headers.pop("Authorization", None)
+        yield request
+
+    def __repr__(self) -> str:
+        return f"BearerAuth(key={REDACTED}, origin={self._origin!r})"
+
+
+class Redactor:
+    """Replaces the API key (and the bearer header form of it) in text."""
+
+    def __init__(self, key: Secret) -> None:
+        self._key = key
+
+    def __call__(self, text: str) -> str:
+        key = self._key.reveal()
+        if key and key in text:
+            text = text.replace(key, REDACTED)
+        return text
+
+    def __repr__(self) -> str:
+        return "Redactor()"

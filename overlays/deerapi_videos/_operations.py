@@ -1,0 +1,319 @@
+"""Each API operation as data: validated inputs -> the generated ``_get_kwargs`` -> an
+``httpx.Request`` plus how to send it and how to parse the answer (the generated
+``_build_response`` and models). Pure: the sync and async resources only add the I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any, Generic, TypeVar
+
+import httpx
+from deerapi_videos_generated.api.videos import (
+    create_video,
+    delete_video,
+    download_video_content,
+    list_videos,
+    remix_video,
+    retrieve_video,
+)
+from deerapi_videos_generated.client import AuthenticatedClient
+from deerapi_videos_generated.models.create_video_request import CreateVideoRequest
+from deerapi_videos_generated.models.deleted_video import DeletedVideo
+from deerapi_videos_generated.models.remix_video_request import RemixVideoRequest
+from deerapi_videos_generated.models.video import Video
+from deerapi_videos_generated.models.video_list import VideoList
+from deerapi_videos_generated.types import UNSET, File
+
+from ._clock import now
+from ._config import ClientConfig, TimeoutTypes, deadline_seconds, to_timeout
+from ._errors import DeerAPIError
+from ._request import CallOptions
+from ._validation import (
+    validate_idempotency_key,
+    validate_input_reference,
+    validate_limit,
+    validate_max_retries,
+    validate_model,
+    validate_order,
+    validate_prompt,
+    validate_seconds,
+    validate_size,
+    validate_variant,
+    validate_video_id,
+)
+
+__all__ = ["Operations", "Prepared"]
+
+T = TypeVar("T")
+M = TypeVar("M", Video, VideoList, DeletedVideo)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def new_idempotency_key() -> str:
+    return f"dvk_{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True)
+class Prepared(Generic[T]):
+    request: httpx.Request
+    call: CallOptions
+    parse: Callable[[httpx.Response], T]  # called with a response whose body has been read
+
+
+class Operations:
+    """Builds every request the client sends. Holds no connection."""
+
+    def __init__(self, config: ClientConfig, generated: AuthenticatedClient) -> None:
+        self._config = config
+        self._generated = generated
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _request(
+        self,
+        kwargs: dict[str, Any],
+        *,
+        operation: str,
+        is_post: bool,
+        timeout: TimeoutTypes | None,
+        extra_headers: Mapping[str, str] | None,
+        max_retries: int | None,
+        idempotency_key: str | None = None,
+        follow_redirects: bool = False,
+        total_deadline: bool = True,
+    ) -> tuple[httpx.Request, CallOptions]:
+        call_timeout = self._config.timeout if timeout is None else to_timeout(timeout)
+        retries = (
+            self._config.policy.max_retries
+            if max_retries is None
+            else validate_max_retries(max_retries)
+        )
+        headers = httpx.Headers(self._config.default_headers)
+        headers.update(extra_headers or {})
+        headers.update(kwargs.get("headers") or {})
+        request = httpx.Request(
+            kwargs["method"].upper(),
+            self._config.url(kwargs["url"]),
+            params=kwargs.get("params"),
+            files=kwargs.get("files"),
+            json=kwargs.get("json"),
+            headers=headers,
+            extensions={"timeout": call_timeout.as_dict()},
+        )
+        request.read()  # the body is fixed bytes: every attempt sends exactly the same body
+        seconds = deadline_seconds(call_timeout) if total_deadline else None
+        call = CallOptions(
+            operation=f"{request.method} {request.url.path}",
+            is_post=is_post,
+            max_retries=retries,
+            deadline=None if seconds is None else now() + seconds,
+            idempotency_key=idempotency_key,
+            follow_redirects=follow_redirects,
+        )
+        del operation
+        return request, call
+
+    def _idempotency_key(
+        self, idempotency_key: str | None, extra_headers: Mapping[str, str] | None
+    ) -> str:
+        if idempotency_key is None and extra_headers:
+            for name, value in extra_headers.items():
+                if name.lower() == IDEMPOTENCY_HEADER.lower():
+                    idempotency_key = value
+        if idempotency_key is None:
+            return new_idempotency_key()
+        return validate_idempotency_key(idempotency_key)
+
+    def _parser(self, module: Any, model: type[M], what: str) -> Callable[[httpx.Response], M]:
+        generated = self._generated
+
+        def parse(response: httpx.Response) -> M:
+            try:
+                parsed = module._build_response(client=generated, response=response).parsed
+                if isinstance(parsed, model):
+                    return parsed
+                # A success status the spec does not list (201, 202): the body is still the model.
+                return model.from_dict(response.json())
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise DeerAPIError(
+                    f"{what}: HTTP {response.status_code} with a body that is not a "
+                    f"{model.__name__} ({type(exc).__name__}: {exc})"
+                ) from exc
+
+        return parse
+
+    # -- operations --------------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        prompt: object,
+        model: object,
+        seconds: object,
+        size: object,
+        input_reference: object,
+        idempotency_key: str | None,
+        timeout: TimeoutTypes | None,
+        extra_headers: Mapping[str, str] | None,
+        max_retries: int | None,
+    ) -> Prepared[Video]:
+        size_value = validate_size(size)
+        body = CreateVideoRequest(prompt=validate_prompt(prompt))
+        model_value = validate_model(model)
+        seconds_value = validate_seconds(seconds)
+        image = validate_input_reference(input_reference, size_value)
+        if model_value is not None:
+            body.model = model_value
+        if seconds_value is not None:
+            body.seconds = seconds_value
+        if size_value is not None:
+            body.size = size_value
+        if image is not None:
+            body.input_reference = File(
+                payload=BytesIO(image.content), file_name=image.filename, mime_type=image.mime_type
+            )
+        key = self._idempotency_key(idempotency_key, extra_headers)
+        kwargs = create_video._get_kwargs(body=body, idempotency_key=key)
+        request, call = self._request(
+            kwargs,
+            operation="create",
+            is_post=True,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+            idempotency_key=key,
+        )
+        return Prepared(request, call, self._parser(create_video, Video, "create video"))
+
+    def remix(
+        self,
+        video_id: object,
+        *,
+        prompt: object,
+        model: object,
+        idempotency_key: str | None,
+        timeout: TimeoutTypes | None,
+        extra_headers: Mapping[str, str] | None,
+        max_retries: int | None,
+    ) -> Prepared[Video]:
+        vid = validate_video_id(video_id)
+        body = RemixVideoRequest(prompt=validate_prompt(prompt))
+        model_value = validate_model(model)
+        if model_value is not None:
+            body.model = model_value
+        key = self._idempotency_key(idempotency_key, extra_headers)
+        kwargs = remix_video._get_kwargs(vid, body=body, idempotency_key=key)
+        request, call = self._request(
+            kwargs,
+            operation="remix",
+            is_post=True,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+            idempotency_key=key,
+        )
+        return Prepared(request, call, self._parser(remix_video, Video, "remix video"))
+
+    def retrieve(
+        self,
+        video_id: object,
+        *,
+        timeout: TimeoutTypes | None,
+        extra_headers: Mapping[str, str] | None,
+        max_retries: int | None,
+    ) -> Prepared[Video]:
+        kwargs = retrieve_video._get_kwargs(validate_video_id(video_id))
+        request, call = self._request(
+            kwargs,
+            operation="retrieve",
+            is_post=False,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
+        return Prepared(request, call, self._parser(retrieve_video, Video, "retrieve video"))
+
+    def delete(
+        self,
+        video_id: object,
+        *,
+        timeout: TimeoutTypes | None,
+        extra_headers: Mapping[str, str] | None,
+        max_retries: int | None,
+    ) -> Prepared[DeletedVideo]:
+        kwargs = delete_video._get_kwargs(validate_video_id(video_id))
+        request, call = self._request(
+            kwargs,
+            operation="delete",
+            is_post=False,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
+        return Prepared(request, call, self._parser(delete_video, DeletedVideo, "delete video"))
+
+    def list_page(
+        self,
+        *,
+        after: str | None,
+        limit: int,
+        order: object,
+        timeout: TimeoutTypes | None,
+        extra_headers: Mapping[str, str] | None,
+        max_retries: int | None,
+    ) -> Prepared[VideoList]:
+        order_value = validate_order(order)
+        kwargs = list_videos._get_kwargs(
+            after=UNSET if after is None else after,
+            limit=validate_limit(limit),
+            order=UNSET if order_value is None else order_value,
+        )
+        request, call = self._request(
+            kwargs,
+            operation="list",
+            is_post=False,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
+        return Prepared(request, call, self._parser(list_videos, VideoList, "list videos"))
+
+    def download(
+        self,
+        video_id: object,
+        *,
+        variant: object,
+        timeout: TimeoutTypes | None,
+        extra_headers: Mapping[str, str] | None,
+        max_retries: int | None,
+    ) -> tuple[httpx.Request, CallOptions]:
+        """The download request; streamed by ``_download`` (the generated parser reads it all)."""
+        kwargs = download_video_content._get_kwargs(
+            validate_video_id(video_id), variant=validate_variant(variant)
+        )
+        kwargs["headers"] = {"Accept-Encoding": "identity"}  # byte offsets must be file offsets
+        return self._request(
+            kwargs,
+            operation="download",
+            is_post=False,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+            follow_redirects=True,
+            total_deadline=False,
+        )
+
+
+def next_cursor(page: VideoList, previous: str | None) -> str | None:
+    """The ``after`` for the next page, or None when this was the last page."""
+    if not page.has_more or not page.data:
+        return None
+    cursor = page.last_id if isinstance(page.last_id, str) and page.last_id else page.data[-1].id
+    if cursor == previous:
+        raise DeerAPIError(f"list pagination did not advance (after={cursor!r} twice)")
+    return cursor

@@ -1,0 +1,129 @@
+"""Waiting for a job to end: what each status means and how long to wait between reads.
+
+Pure: the sync and async resources call :meth:`Poller.observe` after every retrieve and sleep
+for :meth:`Poller.next_delay`.
+
+- ``completed`` returns the video. ``failed`` raises :class:`VideoFailedError` with the job's
+  error code and message. Statuses that unambiguously end a job without a video (``expired``,
+  ``cancelled``, ``canceled``) raise it too. Every other status, known or not, keeps polling:
+  an unknown word is never taken as "done".
+- The wait honours the server's ``openai-poll-after-ms`` hint when it is a sane number, otherwise
+  starts at 1s and grows x1.5 up to 10s (or is the fixed ``poll_interval``). No wait passes the
+  deadline; at the deadline :class:`PollTimeoutError` names the video, its last status and progress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from deerapi_videos_generated.models.video import Video
+from deerapi_videos_generated.models.video_error import VideoError
+
+from ._errors import PollTimeoutError, VideoFailedError
+
+__all__ = ["ENDED_WITHOUT_VIDEO", "Poller", "ensure_not_failed", "status_of"]
+
+COMPLETED = "completed"
+FAILED = "failed"
+ENDED_WITHOUT_VIDEO = frozenset({FAILED, "expired", "cancelled", "canceled"})
+POLL_AFTER_HEADER = "openai-poll-after-ms"
+
+INITIAL_INTERVAL = 1.0
+GROWTH = 1.5
+MAX_INTERVAL = 10.0
+MAX_HINT = 60.0
+
+
+def status_of(video: Video) -> str:
+    return str(video.status).strip().lower()
+
+
+def failure_of(video: Video) -> VideoFailedError:
+    status = status_of(video)
+    code: str | None = None
+    message = f"the job ended with status {status!r} and produced no video"
+    if isinstance(video.error, VideoError):
+        code = video.error.code or None
+        message = video.error.message or message
+    elif status != FAILED:
+        code = status
+    return VideoFailedError(video.id, status, code, message)
+
+
+def ensure_not_failed(video: Video) -> None:
+    if status_of(video) in ENDED_WITHOUT_VIDEO:
+        raise failure_of(video)
+
+
+def poll_hint(headers: httpx.Headers) -> float | None:
+    raw = headers.get(POLL_AFTER_HEADER)
+    if raw is None or not raw.strip().isdigit():
+        return None
+    seconds = int(raw.strip()) / 1000.0
+    return seconds if seconds <= MAX_HINT else MAX_HINT
+
+
+class Poller:
+    def __init__(
+        self,
+        video_id: str,
+        *,
+        timeout: float,
+        poll_interval: float | None,
+        on_progress: Callable[[Video], object] | None,
+        started: float,
+    ) -> None:
+        self.video_id = video_id
+        self.timeout = timeout
+        self.deadline = started + timeout
+        self.fixed_interval = poll_interval
+        self.interval = INITIAL_INTERVAL
+        self.on_progress = on_progress
+        self.last: Video | None = None
+        self._seen: tuple[str, int] | None = None
+
+    def observe(self, video: Video) -> Video | None:
+        """The finished video, or None to keep polling; raises when the job ended badly."""
+        self.last = video
+        status = status_of(video)
+        seen = (status, video.progress)
+        if seen != self._seen:
+            self._seen = seen
+            if self.on_progress is not None:
+                self.on_progress(video)
+        if status == COMPLETED:
+            return video
+        if status in ENDED_WITHOUT_VIDEO:
+            raise failure_of(video)
+        return None
+
+    def next_delay(self, headers: httpx.Headers, now: float) -> float:
+        """How long to wait before the next read; raises PollTimeoutError at the deadline."""
+        remaining = self.deadline - now
+        if remaining <= 0:
+            raise self.timed_out()
+        hint = poll_hint(headers)
+        if hint is not None:
+            delay = hint
+        elif self.fixed_interval is not None:
+            delay = self.fixed_interval
+        else:
+            delay = self.interval
+            self.interval = min(self.interval * GROWTH, MAX_INTERVAL)
+        return min(delay, remaining)
+
+    def request_timeout(self, default: httpx.Timeout, now: float) -> httpx.Timeout | None:
+        """A per-read timeout that does not outlive the polling deadline."""
+        remaining = self.deadline - now
+        if remaining <= 0:
+            return None
+        read = default.read
+        if read is None or read > remaining:
+            return httpx.Timeout(remaining, connect=min(remaining, default.connect or remaining))
+        return None
+
+    def timed_out(self) -> PollTimeoutError:
+        status = status_of(self.last) if self.last is not None else "unknown"
+        progress = self.last.progress if self.last is not None else None
+        return PollTimeoutError(self.video_id, status, progress, self.timeout)

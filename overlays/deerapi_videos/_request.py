@@ -1,0 +1,282 @@
+"""The one request path: send, decide on retries, map failures to errors, log request ids.
+
+Every call the client makes goes through :meth:`SyncRequester.send` or
+:meth:`AsyncRequester.send`. They differ only in I/O; what to do after each attempt is decided
+by the shared, pure code in :mod:`._retry` and :class:`_Attempts`.
+
+``send`` streams the response. On a success status it hands the open response to ``handle``
+(read and parse JSON, or stream a download to disk); a transport error raised while ``handle``
+reads the body counts as a failed attempt like any other. Every response is closed before the
+next attempt or before an error is raised, so no connection is left checked out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import httpx
+
+from . import _clock
+from ._auth import BearerAuth, Redactor
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    DeerAPIError,
+    JobMayExistError,
+    status_error_from_response,
+)
+from ._retry import Outcome, RetryDecision, RetryPolicy
+
+__all__ = ["AsyncRequester", "CallOptions", "SyncRequester", "logger"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("deerapi_videos")
+
+REQUEST_ID_HEADER = "x-request-id"
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    """How one logical call is sent (all attempts share it)."""
+
+    operation: str  # for logs and messages, e.g. "POST /v1/videos"
+    is_post: bool
+    max_retries: int
+    deadline: float | None = None  # on the _clock.now() scale
+    idempotency_key: str | None = None
+    follow_redirects: bool = False
+
+
+# Called before every attempt (attempt number from 0); downloads set their Range header here.
+BeforeAttempt = Callable[[httpx.Request, int], None]
+
+
+class _Attempts:
+    """The decision logic shared by the sync and async paths: everything but the I/O."""
+
+    def __init__(self, policy: RetryPolicy, redact: Redactor, call: CallOptions) -> None:
+        self.policy = policy
+        self.redact = redact
+        self.call = call
+        self.attempt = 0
+
+    def decide(self, outcome: Outcome) -> RetryDecision:
+        remaining = None
+        if self.call.deadline is not None:
+            remaining = self.call.deadline - _clock.now()
+        return self.policy.decide(
+            outcome,
+            attempt=self.attempt,
+            is_post=self.call.is_post,
+            max_retries=self.call.max_retries,
+            remaining=remaining,
+        )
+
+    def describe(self, outcome: Outcome, request_id: str | None) -> str:
+        if outcome.exception is not None:
+            what = f"{type(outcome.exception).__name__}: {self.redact(str(outcome.exception))}"
+        else:
+            what = f"HTTP {outcome.status_code}"
+        if request_id:
+            what += f" (request id: {request_id})"
+        return what
+
+    def log_retry(self, outcome: Outcome, request_id: str | None, decision: RetryDecision) -> None:
+        logger.warning(
+            "%s: %s; retrying in %.2fs (retry %d of %d)",
+            self.call.operation,
+            self.describe(outcome, request_id),
+            decision.delay,
+            self.attempt + 1,
+            self.call.max_retries,
+        )
+
+    def error(
+        self,
+        outcome: Outcome,
+        decision: RetryDecision,
+        *,
+        request_id: str | None,
+        body_text: str = "",
+    ) -> DeerAPIError:
+        """Build (and log) the error to raise for an outcome that will not be retried."""
+        cause: DeerAPIError
+        if outcome.exception is not None:
+            exc = outcome.exception
+            text = f"{self.call.operation} failed: {self.describe(outcome, None)}"
+            cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+            cause = cls(text, request_id=request_id)
+            cause.__cause__ = exc
+        else:
+            assert outcome.status_code is not None and outcome.headers is not None
+            cause = status_error_from_response(
+                status_code=outcome.status_code,
+                headers=outcome.headers,
+                body_text=self.redact(body_text),
+                request_id=request_id,
+                retry_after=decision.retry_after,
+            )
+        error: DeerAPIError = cause
+        if decision.job_may_exist:
+            error = self.job_may_exist(self.describe(outcome, None), request_id, cause)
+        logger.warning(
+            "%s failed after %d attempt(s): %s; request id: %s; %s",
+            self.call.operation,
+            self.attempt + 1,
+            self.redact(str(cause)),
+            request_id or "none",
+            decision.reason,
+        )
+        return error
+
+    def job_may_exist(
+        self, what: str, request_id: str | None, cause: BaseException
+    ) -> JobMayExistError:
+        status = cause.status_code if hasattr(cause, "status_code") else None
+        error = JobMayExistError(
+            f"{self.call.operation} failed: {what}",
+            idempotency_key=self.call.idempotency_key or "",
+            request_id=request_id,
+            status_code=status if isinstance(status, int) else None,
+            cause=cause,
+        )
+        error.__cause__ = cause
+        return error
+
+    def unreadable_success(self, error: DeerAPIError, request_id: str | None) -> DeerAPIError:
+        """A success status whose body could not be used. For a POST the job probably exists."""
+        logger.warning(
+            "%s: unusable success response: %s; request id: %s",
+            self.call.operation,
+            self.redact(str(error)),
+            request_id or "none",
+        )
+        if self.call.is_post:
+            return self.job_may_exist(str(error), request_id, error)
+        return error
+
+
+def _chain(error: DeerAPIError, cause: BaseException | None) -> DeerAPIError:
+    if cause is not None and error.__cause__ is None:
+        error.__cause__ = cause
+    return error
+
+
+class SyncRequester:
+    def __init__(
+        self, http: httpx.Client, auth: BearerAuth, policy: RetryPolicy, redact: Redactor
+    ) -> None:
+        self._http = http
+        self._auth = auth
+        self._policy = policy
+        self._redact = redact
+
+    def send(
+        self,
+        request: httpx.Request,
+        call: CallOptions,
+        handle: Callable[[httpx.Response], T],
+        before_attempt: BeforeAttempt | None = None,
+    ) -> T:
+        state = _Attempts(self._policy, self._redact, call)
+        while True:
+            if before_attempt is not None:
+                before_attempt(request, state.attempt)
+            logger.debug("%s (attempt %d)", call.operation, state.attempt + 1)
+            request_id: str | None = None
+            body_text = ""
+            try:
+                response = self._http.send(
+                    request, stream=True, auth=self._auth, follow_redirects=call.follow_redirects
+                )
+            except httpx.TransportError as exc:
+                outcome = Outcome(exception=exc)
+            else:
+                try:
+                    request_id = response.headers.get(REQUEST_ID_HEADER)
+                    if response.is_success:
+                        try:
+                            return handle(response)
+                        except httpx.TransportError as exc:
+                            outcome = Outcome(exception=exc)
+                        except DeerAPIError as exc:
+                            raise _chain(state.unreadable_success(exc, request_id), exc) from exc
+                    else:
+                        try:
+                            body_text = response.read().decode("utf-8", "replace")
+                        except httpx.TransportError:
+                            body_text = ""
+                        outcome = Outcome(
+                            status_code=response.status_code, headers=response.headers
+                        )
+                finally:
+                    response.close()
+            decision = state.decide(outcome)
+            if not decision.retry:
+                error = state.error(outcome, decision, request_id=request_id, body_text=body_text)
+                raise _chain(error, outcome.exception)
+            state.log_retry(outcome, request_id, decision)
+            _clock.sleep(decision.delay)
+            state.attempt += 1
+
+
+class AsyncRequester:
+    def __init__(
+        self, http: httpx.AsyncClient, auth: BearerAuth, policy: RetryPolicy, redact: Redactor
+    ) -> None:
+        self._http = http
+        self._auth = auth
+        self._policy = policy
+        self._redact = redact
+
+    async def send(
+        self,
+        request: httpx.Request,
+        call: CallOptions,
+        handle: Callable[[httpx.Response], Awaitable[T]],
+        before_attempt: BeforeAttempt | None = None,
+    ) -> T:
+        state = _Attempts(self._policy, self._redact, call)
+        while True:
+            if before_attempt is not None:
+                before_attempt(request, state.attempt)
+            logger.debug("%s (attempt %d)", call.operation, state.attempt + 1)
+            request_id: str | None = None
+            body_text = ""
+            try:
+                response = await self._http.send(
+                    request, stream=True, auth=self._auth, follow_redirects=call.follow_redirects
+                )
+            except httpx.TransportError as exc:
+                outcome = Outcome(exception=exc)
+            else:
+                try:
+                    request_id = response.headers.get(REQUEST_ID_HEADER)
+                    if response.is_success:
+                        try:
+                            return await handle(response)
+                        except httpx.TransportError as exc:
+                            outcome = Outcome(exception=exc)
+                        except DeerAPIError as exc:
+                            raise _chain(state.unreadable_success(exc, request_id), exc) from exc
+                    else:
+                        try:
+                            body_text = (await response.aread()).decode("utf-8", "replace")
+                        except httpx.TransportError:
+                            body_text = ""
+                        outcome = Outcome(
+                            status_code=response.status_code, headers=response.headers
+                        )
+                finally:
+                    await response.aclose()
+            decision = state.decide(outcome)
+            if not decision.retry:
+                error = state.error(outcome, decision, request_id=request_id, body_text=body_text)
+                raise _chain(error, outcome.exception)
+            state.log_retry(outcome, request_id, decision)
+            await _clock.asleep(decision.delay)
+            state.attempt += 1

@@ -1,0 +1,333 @@
+"""Input validation and ``input_reference`` normalisation, before anything is sent.
+
+Decisions:
+- ``seconds`` accepts ``"4"``/``"8"``/``"12"``, :class:`VideoSeconds`, and the ints 4/8/12
+  (normalised to the strings the API wants); any other int, and ``bool``, is rejected.
+- ``model`` accepts any non-empty string (known values: ``sora-2``, ``sora-2-pro``): model IDs
+  change over time and the spec allows any.
+- ``input_reference`` accepts a path (``str`` or ``os.PathLike``), ``bytes``, a binary file object,
+  or a ``(filename, bytes | file, mime | None)`` tuple. The content must be JPEG, PNG or WebP by its
+  magic bytes; a given MIME type must match. When ``size`` is given and the image's pixel size can
+  be read from its header (PNG IHDR, WebP VP8/VP8L/VP8X, JPEG SOFn), a mismatch is rejected.
+  The file is read into memory once so every retry sends the same bytes; a seekable file object
+  is put back at its original position, whatever happens.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import struct
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from deerapi_videos_generated.models.list_order import ListOrder
+from deerapi_videos_generated.models.video_content_variant import VideoContentVariant
+from deerapi_videos_generated.models.video_model import VideoModel
+from deerapi_videos_generated.models.video_seconds import VideoSeconds
+from deerapi_videos_generated.models.video_size import VideoSize
+
+from ._errors import InvalidParameterError
+
+__all__ = [
+    "ImageFile",
+    "validate_idempotency_key",
+    "validate_input_reference",
+    "validate_limit",
+    "validate_max_retries",
+    "validate_model",
+    "validate_order",
+    "validate_prompt",
+    "validate_seconds",
+    "validate_size",
+    "validate_timeout",
+    "validate_variant",
+    "validate_video_id",
+]
+
+IMAGE_MIME_TYPES = ("image/jpeg", "image/png", "image/webp")
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
+
+
+def _values(enum: Any) -> tuple[str, ...]:
+    return tuple(member.value for member in enum)
+
+
+def validate_prompt(prompt: object) -> str:
+    if not isinstance(prompt, str):
+        raise InvalidParameterError("prompt", f"must be a string, got {type(prompt).__name__}")
+    if not prompt.strip():
+        raise InvalidParameterError("prompt", "must not be empty or only whitespace")
+    return prompt
+
+
+def validate_model(model: object) -> VideoModel | str | None:
+    if model is None:
+        return None
+    if isinstance(model, VideoModel):
+        return model
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidParameterError(
+            "model",
+            "must be a non-empty string (any model ID is accepted)",
+            _values(VideoModel),
+        )
+    try:
+        return VideoModel(model)
+    except ValueError:
+        return model
+
+
+def validate_seconds(seconds: object) -> VideoSeconds | None:
+    if seconds is None:
+        return None
+    allowed = _values(VideoSeconds)
+    if isinstance(seconds, bool):
+        raise InvalidParameterError("seconds", "must be a clip length, not a bool", allowed)
+    if isinstance(seconds, int):
+        seconds = str(seconds)
+    if isinstance(seconds, str):
+        try:
+            return VideoSeconds(seconds)
+        except ValueError:
+            pass
+    raise InvalidParameterError("seconds", f"unknown value {seconds!r}", allowed)
+
+
+def validate_size(size: object) -> VideoSize | None:
+    if size is None:
+        return None
+    if isinstance(size, str):
+        try:
+            return VideoSize(size)
+        except ValueError:
+            pass
+    raise InvalidParameterError("size", f"unknown value {size!r}", _values(VideoSize))
+
+
+def validate_variant(variant: object) -> VideoContentVariant:
+    if isinstance(variant, str):
+        try:
+            return VideoContentVariant(variant)
+        except ValueError:
+            pass
+    raise InvalidParameterError(
+        "variant", f"unknown value {variant!r}", _values(VideoContentVariant)
+    )
+
+
+def validate_order(order: object) -> ListOrder | None:
+    if order is None:
+        return None
+    if isinstance(order, str):
+        try:
+            return ListOrder(order)
+        except ValueError:
+            pass
+    raise InvalidParameterError("order", f"unknown value {order!r}", _values(ListOrder))
+
+
+def validate_limit(limit: object) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+        raise InvalidParameterError("limit", f"must be an int from 1 to 100, got {limit!r}")
+    return limit
+
+
+def validate_video_id(video_id: object) -> str:
+    if not isinstance(video_id, str) or not video_id.strip():
+        raise InvalidParameterError("video_id", f"must be a non-empty string, got {video_id!r}")
+    return video_id
+
+
+def validate_max_retries(max_retries: object, param: str = "max_retries") -> int:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise InvalidParameterError(param, f"must be an int >= 0, got {max_retries!r}")
+    return max_retries
+
+
+def validate_timeout(timeout: object, param: str = "timeout") -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise InvalidParameterError(param, f"must be a number of seconds, got {timeout!r}")
+    value = float(timeout)
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidParameterError(param, f"must be a positive number of seconds, got {timeout!r}")
+    return value
+
+
+def validate_idempotency_key(key: object) -> str:
+    if not isinstance(key, str) or not _IDEMPOTENCY_KEY.match(key):
+        raise InvalidParameterError(
+            "idempotency_key", "must be 1-255 characters from A-Z a-z 0-9 _ . : -"
+        )
+    return key
+
+
+# --- input_reference --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """A validated image: its bytes, a safe file name and its MIME type."""
+
+    content: bytes
+    filename: str
+    mime_type: str
+
+    def __repr__(self) -> str:
+        return f"ImageFile({self.filename!r}, {self.mime_type!r}, {len(self.content)} bytes)"
+
+
+def sniff_image(data: bytes) -> str | None:
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def image_pixel_size(data: bytes, mime: str) -> tuple[int, int] | None:
+    """(width, height) read from the header, or None when it is not cheap to read."""
+    try:
+        if mime == "image/png":
+            if data[12:16] == b"IHDR":
+                width, height = struct.unpack(">II", data[16:24])
+                return int(width), int(height)
+        elif mime == "image/webp":
+            chunk = data[12:16]
+            if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
+                width, height = struct.unpack("<HH", data[26:30])
+                return int(width) & 0x3FFF, int(height) & 0x3FFF
+            if chunk == b"VP8L" and data[20] == 0x2F:
+                bits = int.from_bytes(data[21:25], "little")
+                return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+            if chunk == b"VP8X":
+                width = int.from_bytes(data[24:27], "little") + 1
+                height = int.from_bytes(data[27:30], "little") + 1
+                return width, height
+        elif mime == "image/jpeg":
+            return _jpeg_size(data)
+    except (struct.error, IndexError):
+        return None
+    return None
+
+
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker in _SOF_MARKERS:
+            height = int.from_bytes(data[i + 5 : i + 7], "big")
+            width = int.from_bytes(data[i + 7 : i + 9], "big")
+            return width, height
+        if length < 2:
+            return None
+        i += 2 + length
+    return None
+
+
+def _safe_filename(name: str, mime: str) -> str:
+    """A file name without path parts or control characters (httpx escapes quotes itself)."""
+    base = re.split(r"[\\/]", name)[-1]
+    cleaned = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    return cleaned or f"input_reference{_EXTENSIONS[mime]}"
+
+
+def _read_file_object(obj: IO[Any]) -> bytes:
+    position: int | None = None
+    try:
+        if obj.seekable():
+            position = obj.tell()
+    except (AttributeError, OSError, ValueError):
+        position = None
+    try:
+        data = obj.read()
+    finally:
+        if position is not None:
+            obj.seek(position)
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InvalidParameterError(
+            "input_reference", "file objects must be opened in binary mode ('rb')"
+        )
+    return bytes(data)
+
+
+def _content_of(value: object) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if hasattr(value, "read"):
+        return _read_file_object(value)  # type: ignore[arg-type]
+    raise InvalidParameterError(
+        "input_reference",
+        f"file content must be bytes or a binary file, got {type(value).__name__}",
+    )
+
+
+def validate_input_reference(value: object, size: VideoSize | None) -> ImageFile | None:
+    if value is None:
+        return None
+    given_name: str | None = None
+    given_mime: str | None = None
+    if isinstance(value, tuple):
+        if len(value) not in (2, 3):
+            raise InvalidParameterError(
+                "input_reference",
+                "a tuple must be (filename, content) or (filename, content, mime)",
+            )
+        given_name = value[0] if isinstance(value[0], str) else None
+        given_mime = value[2] if len(value) == 3 else None
+        if given_mime is not None and given_mime not in IMAGE_MIME_TYPES:
+            raise InvalidParameterError(
+                "input_reference", f"unsupported MIME type {given_mime!r}", IMAGE_MIME_TYPES
+            )
+        content = _content_of(value[1])
+    elif isinstance(value, str | os.PathLike):
+        path = Path(value)
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise InvalidParameterError(
+                "input_reference", f"cannot read file {str(path)!r}: {exc.strerror or exc}"
+            ) from None
+        given_name = path.name
+    else:
+        content = _content_of(value)
+        name_attr = getattr(value, "name", None)
+        given_name = os.path.basename(name_attr) if isinstance(name_attr, str) else None
+    mime = sniff_image(content)
+    if mime is None:
+        raise InvalidParameterError(
+            "input_reference",
+            "is not a JPEG, PNG or WebP image (checked by its first bytes)",
+            IMAGE_MIME_TYPES,
+        )
+    if given_mime is not None and given_mime != mime:
+        raise InvalidParameterError(
+            "input_reference", f"MIME type {given_mime!r} given but the content is {mime}"
+        )
+    if size is not None:
+        pixels = image_pixel_size(content, mime)
+        if pixels is not None and f"{pixels[0]}x{pixels[1]}" != size.value:
+            raise InvalidParameterError(
+                "input_reference",
+                f"image is {pixels[0]}x{pixels[1]} pixels but size={size.value!r}; "
+                "the first frame must match the video size",
+            )
+    return ImageFile(content, _safe_filename(given_name or "", mime), mime)
