@@ -147,6 +147,7 @@ def load_spec(path: Path | None = None) -> dict[str, Any]:
         ModuleNotFoundError: when PyYAML is not installed (``pip install 'deerapi-videos[test]'``).
     """
     import yaml  # PyYAML is an optional dependency: imported only when drift is computed.
+
     from deerapi_videos._spec import spec_path
 
     with (path or spec_path()).open(encoding="utf-8") as fh:
