@@ -388,9 +388,9 @@ def delete(video_id: str) -> None:
 @click.option(
     "--speed",
     type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
+    default=60.0,
     show_default=True,
-    help="How many times faster than real time jobs progress.",
+    help="Mock seconds per real second (an 8-second job completes in 8/speed s).",
 )
 def mock(host: str, port: int, mock_key: str | None, speed: float) -> None:
     """Serve the bundled mock DeerAPI until Ctrl-C (for trying the CLI or testing apps)."""
@@ -402,16 +402,22 @@ def mock(host: str, port: int, mock_key: str | None, speed: float) -> None:
             f"the mock needs its extra ({exc.name or exc}): pip install 'deerapi-videos[mock]'"
         ) from exc
     key = mock_key or state.api_key
+    generated = not key
     if not key:
         key = "sk-mock-" + secrets.token_urlsafe(16)
-        state.output.note(f"Mock API key (pass as DEERAPI_KEY): {key}")
-    state.output.note(
-        f"Mock DeerAPI on http://{host}:{port} (speed x{speed:g}); try:\n"
-        f"  DEERAPI_BASE_URL=http://{host}:{port} DEERAPI_KEY=... deerapi-videos create 'a cat'\n"
-        "Ctrl-C stops it."
-    )
+
+    def announce(url: str) -> None:
+        state.output.note(f"Mock DeerAPI listening on {url} (jobs run x{speed:g} real time).")
+        if generated:
+            state.output.note(f"It accepts this throwaway key: {key}")
+        shown_key = key if generated else "<your key>"
+        state.output.note(
+            f"Try: DEERAPI_BASE_URL={url} DEERAPI_KEY={shown_key} "
+            "deerapi-videos create 'a cat' --wait --output cat.mp4\nCtrl-C stops it."
+        )
+
     with contextlib.suppress(KeyboardInterrupt):
-        run(host=host, port=port, api_key=key, speed=speed)
+        run(host=host, port=port, api_key=key, speed=speed, announce=announce)
 
 
 def _register_conformance() -> None:

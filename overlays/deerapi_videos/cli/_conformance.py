@@ -12,6 +12,7 @@ could not run (a missing extra, an unreachable API).
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import secrets
 import sys
 import time
@@ -32,13 +33,6 @@ EXIT_USAGE = 2
 EXIT_NOT_RUN = 3
 
 _EXTRA_HINT = "pip install 'deerapi-videos[test]'"
-DEFECTS = (
-    "wrong_field_type",
-    "undocumented_status",
-    "server_error_on_valid",
-    "accept_invalid_input",
-    "delete_noop",
-)
 
 
 class NotRun(click.ClickException):
@@ -52,25 +46,43 @@ def _needs_extra(what: str, exc: ImportError) -> NoReturn:
     raise NotRun(f"{what} needs the [test] extra (missing: {missing}): {_EXTRA_HINT}") from exc
 
 
-@contextmanager
-def _bundled_mock(api_key: str, defects: tuple[str, ...], speed: float | None) -> Iterator[str]:
-    """Serve a fresh mock on an ephemeral loopback port; yield its base URL."""
+#: The bundled mock's job length (mock seconds) and how far each retrieve ages a job: with these,
+#: a job polled by schemathesis' stateful phase completes on its second retrieve, so remix and
+#: content are checked in their success paths too. The mock's clock never follows real time here.
+MOCK_JOB_DURATION = 8.0
+MOCK_ADVANCE_ON_RETRIEVE = MOCK_JOB_DURATION / 2
+
+
+def _load_mock() -> Any:
     try:
-        from deerapi_videos.mock import MockDeerAPI
+        import deerapi_videos.mock as mock_module
     except ImportError as exc:
         raise NotRun(
             f"the bundled mock needs its extra (missing: {exc.name or exc}): "
             "pip install 'deerapi-videos[mock]'"
         ) from exc
-    kwargs: dict[str, Any] = {"api_key": api_key}
-    if defects:
-        kwargs["defects"] = set(defects)
-    mock = MockDeerAPI(**kwargs)
-    serve_kwargs: dict[str, Any] = {}
-    if speed is not None:
-        serve_kwargs["speed"] = speed
-    with mock.serve("127.0.0.1", 0, **serve_kwargs) as base_url:
-        yield str(base_url)
+    return mock_module
+
+
+@contextmanager
+def _bundled_mock(api_key: str, defects: tuple[str, ...]) -> Iterator[str]:
+    """Serve a fresh mock on an ephemeral loopback port; yield its base URL."""
+    mock_module = _load_mock()
+    mock = mock_module.MockDeerAPI(
+        api_key=api_key,
+        job_duration=MOCK_JOB_DURATION,
+        advance_on_retrieve=MOCK_ADVANCE_ON_RETRIEVE,
+        defects=set(defects),
+    )
+    # Fuzzed requests make uvicorn log "Invalid HTTP request received." warnings: noise here.
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    level = uvicorn_log.level
+    uvicorn_log.setLevel(logging.ERROR)
+    try:
+        with mock.serve("127.0.0.1", 0) as base_url:
+            yield str(base_url)
+    finally:
+        uvicorn_log.setLevel(level)
 
 
 def _budget_text(budget: Any, settings: Mapping[str, str], video_id: str | None) -> str:
@@ -154,8 +166,9 @@ def _summary(out: Output, result: Any, written: list[Path], drift: Any) -> None:
 class _EventPrinter:
     """The engine's ``on_event`` callback: a one-line status while the check runs."""
 
-    def __init__(self, out: Output) -> None:
+    def __init__(self, out: Output, *, live: bool) -> None:
         self.out = out
+        self.live = live
         self.count = 0
         self.phase = ""
         self._status: Any = None
@@ -176,8 +189,10 @@ class _EventPrinter:
         kind = getattr(event, "kind", "")
         if kind == "phase_started":
             self.phase = str(getattr(event, "phase", "") or "")
-        elif kind == "paid_job":
+        elif kind == "paid_job" and self.live:
             self.out.note(f"paid job started: {getattr(event, 'message', '')}")
+        elif kind == "note" and self.live:
+            self.out.note(str(getattr(event, "message", "")))
         if self._status is not None:
             parts = [
                 str(p)
@@ -235,9 +250,12 @@ class _EventPrinter:
 @click.option(
     "--plant-defect",
     "defects",
-    type=click.Choice(DEFECTS),
+    metavar="DEFECT",
     multiple=True,
-    help="Mock mode: plant this defect in the mock, to see the check catch it (repeatable).",
+    help=(
+        "Mock mode: plant this defect in the mock, to see the check catch it (repeatable; "
+        "e.g. delete_noop, wrong_field_type; the list: deerapi_videos.mock.DEFECTS)."
+    ),
 )
 @click.option("--yes", "-y", is_flag=True, help="Live mode: do not ask before starting paid jobs.")
 @click.option("--json", "json_flag", is_flag=True, help="Print a JSON summary on stdout.")
@@ -280,6 +298,14 @@ def conformance(
         raise click.UsageError("--plant-defect applies to the bundled mock only")
     if not live and (budget is not None or allow_remix or video_id):
         raise click.UsageError("--budget, --allow-remix and --video-id apply to --base-url only")
+    if defects:
+        known = _load_mock().DEFECTS
+        unknown = sorted(set(defects) - set(known))
+        if unknown:
+            raise click.BadParameter(
+                f"unknown defect(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+                param_hint="--plant-defect",
+            )
 
     try:
         from deerapi_videos.conformance import Budget, run_conformance
@@ -316,11 +342,11 @@ def conformance(
         kwargs["video_id"] = video_id
 
     server: AbstractContextManager[str] = (
-        nullcontext(target) if target is not None else _bundled_mock(api_key, defects, None)
+        nullcontext(target) if target is not None else _bundled_mock(api_key, defects)
     )
     started = _dt.datetime.now(_dt.UTC)
     t0 = time.monotonic()
-    with server as base_url, _EventPrinter(out) as events:
+    with server as base_url, _EventPrinter(out, live=live) as events:
         if not live:
             out.note(
                 f"Conformance check against the bundled mock at {base_url}"

@@ -9,9 +9,9 @@ Four kinds of drift are reported:
 
 * fields present in a response body that the response's schema does not list;
 * values of open enums (``status``, ``model``: ``anyOf: [{enum}, {type: string}]``) outside the
-  known list;
+  known list, when they look like identifiers (a fuzzed model name echoed back is not drift);
 * response headers neither the spec nor HTTP itself defines, and status codes an operation does
-  not document;
+  not document (requests with a method the path does not have are probes, skipped);
 * fields of a schema the run saw that never appeared in any response.
 
 PyYAML is needed to read the spec; it comes with the ``[test]`` extra.
@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 __all__ = ["Drift", "ExchangeLike", "compute_drift", "load_spec"]
@@ -63,6 +63,10 @@ GENERIC_HEADERS = frozenset(
         "x-content-type-options",
     }
 )
+
+# Values of open enums worth reporting look like identifiers (``expired``, ``sora-3``). Others are
+# generated inputs the API echoed back (a fuzzed ``model`` on create), not something it invented.
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
@@ -107,6 +111,8 @@ class Drift:
     unknown_endpoints: set[str] = field(default_factory=set)
     #: exchanges examined.
     exchanges_seen: int = 0
+    #: requests with a method their path does not have (``unsupported_method`` probes): skipped.
+    probes_skipped: int = 0
 
     @property
     def has_drift(self) -> bool:
@@ -137,6 +143,7 @@ class Drift:
             "unseen_fields": list(self.unseen_fields),
             "unknown_endpoints": sorted(self.unknown_endpoints),
             "exchanges_seen": self.exchanges_seen,
+            "probes_skipped": self.probes_skipped,
         }
 
 
@@ -204,14 +211,22 @@ class _SpecIndex:
             seen += 1
         return name, node
 
-    def find(self, method: str, url: str, operation: str) -> _Operation | None:
+    def find(self, method: str, url: str, operation: str) -> _Operation | None | Literal[False]:
+        """The operation an exchange belongs to; ``False`` for a probe with a method the path
+        does not have (schemathesis' ``unsupported_method`` check: not drift); ``None`` when no
+        path matches."""
         path = urlsplit(url).path or url
+        path_known = False
         for op in self.operations:
-            if op.method == method.upper() and op.pattern.search(path):
-                return op
+            if op.pattern.search(path):
+                path_known = True
+                if op.method == method.upper():
+                    return op
+        if path_known:
+            return False
         for op in self.operations:  # fall back to the engine's operation label
             if operation in (op.operation_id, f"{op.method} {op.template}"):
-                return op
+                return op if op.method == method.upper() else False
         return None
 
 
@@ -267,7 +282,7 @@ class _Walker:
             # An open enum (``anyOf: [{enum: [...]}, {type: string}]``): a value outside every
             # listed enum is valid but new.
             known = [b["enum"] for _, b in resolved if isinstance(b, Mapping) and "enum" in b]
-            if known and not any(value in enum for enum in known):
+            if known and not any(value in enum for enum in known) and _IDENTIFIER.match(value):
                 self.drift.undocumented_values.setdefault(location, set()).add(value)
 
     def _walk_object(
@@ -297,6 +312,9 @@ def compute_drift(
     for exchange in exchanges:
         drift.exchanges_seen += 1
         op = index.find(exchange.method, exchange.url, exchange.operation)
+        if op is False:
+            drift.probes_skipped += 1
+            continue
         if op is None:
             drift.unknown_endpoints.add(f"{exchange.method.upper()} {urlsplit(exchange.url).path}")
             continue

@@ -118,6 +118,9 @@ class CheckGroup:
         return list(seen.values())
 
 
+#: Rows of the paid-jobs table (a mock run accepts many jobs; a live one at most its budget).
+MAX_JOB_ROWS = 50
+
 _BEARER = re.compile(r"(Authorization:\s*Bearer\s+)(?!\[REDACTED\]|\$DEERAPI_KEY)[^'\"\s]+", re.I)
 
 
@@ -292,8 +295,16 @@ def render_markdown(
     if result.cases_per_phase:
         phases = ", ".join(f"{p} {n}" for p, n in result.cases_per_phase.items())
         out.append(f"- Cases per phase: {phases}")
-    budget = "" if context.budget is None else f" (budget {context.budget})"
-    out.append(f"- Paid jobs created: {len(result.paid_jobs)}{budget}")
+    if context.live:
+        budget = "" if context.budget is None else f" (budget {context.budget})"
+        out.append(f"- Paid jobs created: {len(result.paid_jobs)}{budget}")
+        refused = getattr(result, "paid_requests_refused", None)
+        if refused is not None:
+            out.append(f"- Paid requests refused by the budget guard: {refused}")
+    else:
+        out.append(
+            f"- Jobs created: {len(result.paid_jobs)} (free on the mock; each would be paid live)"
+        )
     out.append("")
 
     out += ["## Checks by operation", "", "| Operation | Check | Result | Cases |"]
@@ -328,8 +339,9 @@ def render_markdown(
         out += ["Not computed (PyYAML missing: `pip install 'deerapi-videos[test]'`).", ""]
     else:
         out.append(
-            f"Informational: compared {drift.exchanges_seen} responses with `openapi.yaml`. "
-            "New fields and values are allowed by the spec but should be described in it."
+            f"Informational: compared {drift.exchanges_seen} responses with `openapi.yaml` "
+            f"({drift.probes_skipped} unsupported-method probes skipped). New fields and values "
+            "are allowed by the spec but should be described in it."
         )
         out.append("")
         for title, items in _drift_sections(drift):
@@ -339,15 +351,19 @@ def render_markdown(
             out.append("")
 
     out += ["## Paid jobs", ""]
+    if not context.live:
+        out += ["Jobs the API accepted; on the bundled mock they cost nothing.", ""]
     if not result.paid_jobs:
         out += ["None.", ""]
     else:
         out += ["| Operation | Video id | Settings |", "|---|---|---|"]
-        for job in result.paid_jobs:
+        for job in result.paid_jobs[:MAX_JOB_ROWS]:
             out.append(
                 f"| `{job.operation}` | `{job.video_id or '(not returned)'}` "
                 f"| {_md_cell(_settings_text(job.settings))} |"
             )
+        if len(result.paid_jobs) > MAX_JOB_ROWS:
+            out.append(f"| … | {len(result.paid_jobs) - MAX_JOB_ROWS} more | |")
         out.append("")
     out.append(f"Duration: {result.duration_s:.1f} s.")
     return redact("\n".join(out), secrets) + "\n"
