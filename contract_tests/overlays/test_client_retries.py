@@ -1,0 +1,256 @@
+"""Retries on GET/DELETE: the Retry-After table and the retries-taken table (sync and async)."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from deerapi_videos import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    InternalServerError,
+    RateLimitError,
+)
+
+pytestmark = pytest.mark.asyncio
+
+VIDEO = {
+    "id": "video_1",
+    "object": "video",
+    "created_at": 1,
+    "status": "queued",
+    "model": "sora-2",
+    "progress": 0,
+    "seconds": "4",
+    "size": "720x1280",
+}
+CAP = 8.0
+BACKOFF = "backoff"  # expected delay: within [0, initial 0.5s] on the first retry
+NO_RETRY = "no-retry"
+
+
+def _http_date(offset: float) -> str:
+    # Resolved when the test runs (collection may be long before).
+    return f"@date{offset:+}"
+
+
+def _resolve(headers: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for name, value in headers.items():
+        if value.startswith("@date"):
+            value = email.utils.formatdate(time.time() + float(value[5:]), usegmt=True)
+        out[name] = value
+    return out
+
+
+# (id, response headers, expected: float seconds | BACKOFF | (NO_RETRY, retry_after))
+RETRY_AFTER_TABLE: list[tuple[str, dict[str, str], Any]] = [
+    ("int-0", {"Retry-After": "0"}, 0.0),
+    ("int-1", {"Retry-After": "1"}, 1.0),
+    ("int-3", {"Retry-After": "3"}, 3.0),
+    ("int-at-cap", {"Retry-After": "8"}, 8.0),
+    ("float", {"Retry-After": "1.5"}, 1.5),
+    ("spaces", {"Retry-After": "  2  "}, 2.0),
+    ("over-cap", {"Retry-After": "9"}, (NO_RETRY, 9.0)),
+    ("hour", {"Retry-After": "3600"}, (NO_RETRY, 3600.0)),
+    ("negative", {"Retry-After": "-1"}, BACKOFF),
+    ("negative-float", {"Retry-After": "-0.5"}, BACKOFF),
+    ("garbage", {"Retry-After": "soon"}, BACKOFF),
+    ("empty", {"Retry-After": ""}, BACKOFF),
+    ("blank", {"Retry-After": "   "}, BACKOFF),
+    ("inf", {"Retry-After": "inf"}, BACKOFF),
+    ("nan", {"Retry-After": "nan"}, BACKOFF),
+    ("huge-exponent", {"Retry-After": "1e999"}, BACKOFF),
+    ("date-future", {"Retry-After": _http_date(4)}, ("approx", 4.0)),
+    ("date-past", {"Retry-After": _http_date(-3600)}, 0.0),
+    ("date-far-future", {"Retry-After": _http_date(7200)}, (NO_RETRY, "approx-7200")),
+    ("date-garbage", {"Retry-After": "Mon, 99 Foo 2025 99:99:99 GMT"}, BACKOFF),
+    ("ms-1500", {"retry-after-ms": "1500"}, 1.5),
+    ("ms-0", {"retry-after-ms": "0"}, 0.0),
+    ("ms-over-cap", {"retry-after-ms": "20000"}, (NO_RETRY, 20.0)),
+    ("ms-negative", {"retry-after-ms": "-5"}, BACKOFF),
+    ("ms-garbage", {"retry-after-ms": "fast"}, BACKOFF),
+    ("ms-wins", {"retry-after-ms": "250", "Retry-After": "5"}, 0.25),
+    ("ms-garbage-falls-to-seconds", {"retry-after-ms": "x", "Retry-After": "2"}, 2.0),
+    ("absent", {}, BACKOFF),
+]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [pytest.param(h, e, id=i) for i, h, e in RETRY_AFTER_TABLE],
+)
+async def test_retry_after_table(
+    api: Any, mock: respx.MockRouter, sleeps: list[float], status: int, headers: dict[str, str], expected: Any
+) -> None:
+    route = mock.get("/v1/videos/video_1").mock(
+        side_effect=[
+            httpx.Response(status, headers=_resolve(headers)),
+            httpx.Response(200, json=VIDEO),
+        ]
+    )
+    if isinstance(expected, tuple) and expected[0] == NO_RETRY:
+        with pytest.raises(APIStatusError) as info:
+            await api.videos.retrieve("video_1")
+        assert route.call_count == 1
+        assert sleeps == []
+        if expected[1] == "approx-7200":
+            assert info.value.retry_after == pytest.approx(7200, abs=5)
+        else:
+            assert info.value.retry_after == expected[1]
+        assert isinstance(info.value, RateLimitError if status == 429 else InternalServerError)
+        return
+    result = await api.videos.retrieve("video_1")
+    assert result.id == "video_1"
+    assert route.call_count == 2
+    assert len(sleeps) == 1
+    if expected == BACKOFF:
+        assert 0.0 <= sleeps[0] <= 0.5
+    elif isinstance(expected, tuple):
+        assert sleeps[0] == pytest.approx(expected[1], abs=1.5)
+    else:
+        assert sleeps[0] == pytest.approx(expected)
+
+
+async def test_retry_after_is_on_the_rate_limit_error(api: Any, mock: respx.MockRouter) -> None:
+    mock.get("/v1/videos/video_1").mock(
+        return_value=httpx.Response(429, headers={"Retry-After": "2"})
+    )
+    with pytest.raises(RateLimitError) as info:
+        await api.videos.retrieve("video_1", max_retries=0)
+    assert info.value.retry_after == 2.0
+
+
+# -- retries taken ----------------------------------------------------------------------------
+
+FAULTS: list[tuple[str, Any]] = [
+    ("408", 408),
+    ("429", 429),
+    ("500", 500),
+    ("502", 502),
+    ("503", 503),
+    ("504", 504),
+    ("ConnectError", httpx.ConnectError("refused")),
+    ("ConnectTimeout", httpx.ConnectTimeout("connect timed out")),
+    ("PoolTimeout", httpx.PoolTimeout("pool timed out")),
+    ("ReadTimeout", httpx.ReadTimeout("read timed out")),
+    ("ReadError", httpx.ReadError("connection reset")),
+    ("RemoteProtocolError", httpx.RemoteProtocolError("peer closed")),
+    ("WriteError", httpx.WriteError("broken pipe")),
+]
+
+
+def _failure(fault: Any) -> Any:
+    if isinstance(fault, int):
+        return httpx.Response(fault, json={"error": {"message": f"fault {fault}"}})
+    return fault
+
+
+def _expected_error(fault: Any) -> type[Exception]:
+    if isinstance(fault, int):
+        return {408: APIStatusError, 429: RateLimitError}.get(fault, InternalServerError)
+    if isinstance(fault, httpx.TimeoutException):
+        return APITimeoutError
+    return APIConnectionError
+
+
+def _combos() -> list[Any]:
+    """(operation, where max_retries is set, max_retries, failures before success)."""
+    combos = []
+    for m in range(4):  # per client: 0..3 retries, 0..m+1 failures (m+1 = one too many)
+        combos += [("retrieve", "client", m, n) for n in range(m + 2)]
+    for m in (0, 2):  # per call, overriding the client's 2
+        combos += [("retrieve", "call", m, n) for n in range(m + 2)]
+    combos += [("delete", "client", 2, n) for n in range(4)]
+    return [pytest.param(*c, id=f"{c[0]}-{c[1]}-max{c[2]}-fail{c[3]}") for c in combos]
+
+
+@pytest.mark.parametrize(("operation", "where", "max_retries", "failures"), _combos())
+@pytest.mark.parametrize(("fault"), [pytest.param(f, id=i) for i, f in FAULTS])
+async def test_retries_taken_table(
+    make_api: Any,
+    mock: respx.MockRouter,
+    sleeps: list[float],
+    operation: str,
+    where: str,
+    max_retries: int,
+    failures: int,
+    fault: Any,
+) -> None:
+    api = make_api(max_retries=max_retries if where == "client" else 2)
+    ok = (
+        httpx.Response(200, json=VIDEO)
+        if operation == "retrieve"
+        else httpx.Response(200, json={"id": "video_1", "object": "video.deleted", "deleted": True})
+    )
+    route = mock.route(method="GET" if operation == "retrieve" else "DELETE", path="/v1/videos/video_1")
+    route.mock(side_effect=[_failure(fault) for _ in range(failures)] + [ok])
+    kwargs = {"max_retries": max_retries} if where == "call" else {}
+    method = getattr(api.videos, operation)
+    try:
+        if failures <= max_retries:
+            result = await method("video_1", **kwargs)
+            assert result.id == "video_1"
+            assert route.call_count == failures + 1
+            assert len(sleeps) == failures
+        else:
+            with pytest.raises(_expected_error(fault)):
+                await method("video_1", **kwargs)
+            assert route.call_count == max_retries + 1
+            assert len(sleeps) == max_retries
+    finally:
+        await _close(api)
+
+
+async def _close(api: Any) -> None:
+    result = api.client.close()
+    if result is not None:
+        await result
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
+async def test_client_errors_are_not_retried(api: Any, mock: respx.MockRouter, status: int) -> None:
+    route = mock.get("/v1/videos/video_1").mock(return_value=httpx.Response(status, json={"error": {"message": "no"}}))
+    with pytest.raises(APIStatusError) as info:
+        await api.videos.retrieve("video_1")
+    assert info.value.status_code == status
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "header", "calls"),
+    [
+        (503, "false", 1),  # the server says do not retry
+        (500, "false", 1),
+        (400, "true", 3),  # the server says retry: overrides "400 is final" on a GET
+        (409, "true", 3),
+        (503, "maybe", 3),  # unreadable: default rules
+    ],
+)
+async def test_x_should_retry_overrides_for_get(
+    api: Any, mock: respx.MockRouter, status: int, header: str, calls: int
+) -> None:
+    route = mock.get("/v1/videos/video_1").mock(
+        return_value=httpx.Response(status, headers={"x-should-retry": header})
+    )
+    with pytest.raises(APIStatusError):
+        await api.videos.retrieve("video_1")
+    assert route.call_count == calls
+
+
+async def test_deadline_is_never_overslept(api: Any, mock: respx.MockRouter, sleeps: list[float]) -> None:
+    # 5s requested twice would be 10s, but the call's timeout (6s) is the total budget.
+    route = mock.get("/v1/videos/video_1").mock(
+        return_value=httpx.Response(503, headers={"Retry-After": "5"})
+    )
+    with pytest.raises(InternalServerError):
+        await api.videos.retrieve("video_1", timeout=6.0, max_retries=5)
+    assert sleeps == [5.0]
+    assert route.call_count == 2
