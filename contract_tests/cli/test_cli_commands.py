@@ -1,0 +1,380 @@
+"""Every video command, driven in-process (click's CliRunner) against the mock on loopback."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from deerapi_videos.cli import _progress
+from deerapi_videos.cli._commands import cli
+
+from .conftest import API_KEY, Served
+
+
+def _json(text: str) -> Any:
+    return json.loads(text)
+
+
+def _create(served: Served, *extra: str, prompt: str = "a cat on a piano") -> dict[str, Any]:
+    result = served.invoke("--json", "create", prompt, *extra)
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = _json(result.stdout)
+    return data
+
+
+def _completed(served: Served) -> str:
+    video = _create(served)
+    served.mock.complete(video["id"])
+    return str(video["id"])
+
+
+def _is_mp4(path: Path) -> bool:
+    head = path.read_bytes()[:12]
+    return len(head) == 12 and head[4:8] == b"ftyp"
+
+
+def _png(width: int, height: int) -> bytes:
+    """A valid grey PNG of the given pixel size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    pixels = zlib.compress((b"\x00" + b"\x80" * width) * height)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+# -- create ----------------------------------------------------------------------------------------
+
+
+def test_create_json(served: Served) -> None:
+    video = _create(served, "--model", "sora-2", "--seconds", "4", "--size", "720x1280")
+    assert video["id"].startswith("video_")
+    assert (video["status"], video["model"], video["seconds"], video["size"]) == (
+        "queued",
+        "sora-2",
+        "4",
+        "720x1280",
+    )
+    assert len(served.mock.paid_jobs) == 1
+
+
+def test_create_plain_output_is_one_parsable_line(served: Served) -> None:
+    result = served.invoke("create", "a dog")
+    assert result.exit_code == 0, result.output
+    video_id, status, progress = result.stdout.strip().split("\t")
+    assert video_id.startswith("video_") and status == "queued" and progress == "0"
+    assert "\x1b[" not in result.output  # quiet when not a terminal: no colours, no bars
+
+
+def test_create_wait_output_writes_a_valid_mp4(served: Served, tmp_path: Path) -> None:
+    target = tmp_path / "cat.mp4"
+    result = served.invoke("create", "a cat", "--seconds", "4", "--wait", "--output", str(target))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(target)
+    assert _is_mp4(target)
+    assert not list(tmp_path.glob("*.part")) and sorted(tmp_path.iterdir()) == [target]
+    assert len(served.mock.paid_jobs) == 1
+
+
+def test_create_wait_json(served: Served, tmp_path: Path) -> None:
+    target = tmp_path / "out.mp4"
+    result = served.invoke("create", "x", "--output", str(target), "--json")  # --output waits
+    assert result.exit_code == 0, result.output
+    data = _json(result.stdout)
+    assert data["video"]["status"] == "completed" and data["video"]["progress"] == 100
+    assert data["path"] == str(target) and _is_mp4(target)
+
+
+def test_create_with_input_reference(served: Served, tmp_path: Path) -> None:
+    image = tmp_path / "first.png"
+    image.write_bytes(_png(720, 1280))
+    video = _create(served, "--size", "720x1280", "--input-reference", str(image))
+    assert video["size"] == "720x1280"
+
+
+def test_create_rejects_bad_choices_before_sending(served: Served) -> None:
+    result = served.invoke("create", "x", "--seconds", "5")
+    assert result.exit_code == 2
+    assert "'5' is not one of '4', '8', '12'" in result.stderr
+    assert served.mock.requests == []
+
+
+def test_create_empty_prompt_is_one_error_line(served: Served) -> None:
+    result = served.invoke("create", "")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "prompt" in lines[0]
+    assert served.mock.requests == []
+
+
+def test_failed_job_while_waiting(served: Served) -> None:
+    result = served.invoke("create", "a storm [mock:fail=moderation_blocked]", "--wait")
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()[-1:]
+    assert "moderation_blocked" in line and "video_" in line
+
+
+# -- progress display ------------------------------------------------------------------------------
+
+
+def test_progress_bar_shows_status_and_percentage(served: Served, tmp_path: Path) -> None:
+    seen: list[tuple[str, int]] = []
+    original = _progress.WaitProgress.__call__
+
+    def spy(self: _progress.WaitProgress, video: Any) -> None:
+        original(self, video)
+        seen.append((self.status, self.progress))
+
+    target = tmp_path / "v.mp4"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_progress.WaitProgress, "__call__", spy)
+        result = served.invoke("--progress", "create", "x", "--output", str(target))
+    assert result.exit_code == 0, result.output
+    assert seen[-1] == ("completed", 100)
+    assert "in_progress" in [s for s, _ in seen]
+    assert "100%" in result.stderr  # the rendered bar (stderr; stdout stays the path)
+    assert str(target) in result.stdout and "Saved video" in result.stdout
+
+
+def test_download_progress_reports_bytes(served: Served, tmp_path: Path) -> None:
+    calls: list[tuple[int, int | None]] = []
+    original = _progress.DownloadProgress.__call__
+
+    def spy(self: _progress.DownloadProgress, done: int, total: int | None) -> None:
+        original(self, done, total)
+        calls.append((done, total))
+
+    video_id = _completed(served)
+    target = tmp_path / "v.mp4"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_progress.DownloadProgress, "__call__", spy)
+        result = served.invoke("--progress", "download", video_id, "-o", str(target))
+    assert result.exit_code == 0, result.output
+    size = target.stat().st_size
+    assert calls and calls[-1] == (size, size)
+
+
+# -- Ctrl-C ----------------------------------------------------------------------------------------
+
+
+def test_ctrl_c_while_waiting_names_the_video(served: Served, tmp_path: Path) -> None:
+    def interrupt(self: _progress.WaitProgress, video: Any) -> None:
+        self.status = str(getattr(video.status, "value", video.status))
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_progress.WaitProgress, "__call__", interrupt)
+        result = served.invoke("create", "x", "--wait", "--output", str(tmp_path / "v.mp4"))
+    assert result.exit_code == 130
+    (job,) = served.mock.paid_jobs
+    assert f"deerapi-videos get {job.id}" in result.stderr
+    assert f"deerapi-videos download {job.id}" in result.stderr
+    assert not (tmp_path / "v.mp4").exists()
+    # Resuming is a plain `get --wait`: no new job.
+    again = served.invoke("--json", "get", job.id, "--wait")
+    assert again.exit_code == 0 and _json(again.stdout)["status"] == "completed"
+    assert len(served.mock.paid_jobs) == 1
+
+
+# -- get / list / download / remix / delete --------------------------------------------------------
+
+
+def test_get(served: Served) -> None:
+    video = _create(served)
+    result = served.invoke("get", video["id"], "--json")
+    assert result.exit_code == 0
+    assert _json(result.stdout)["id"] == video["id"]
+    plain = served.invoke("get", video["id"])
+    assert plain.stdout.split("\t")[0] == video["id"]
+
+
+def test_get_unknown_is_one_line_with_the_request_id(served: Served) -> None:
+    result = served.invoke("get", "video_does_not_exist")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    request_id = served.mock.requests[-1].request_id
+    assert "404" in lines[0] and request_id in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_error_with_json_is_machine_readable(served: Served) -> None:
+    result = served.invoke("--json", "get", "video_nope")
+    assert result.exit_code == 1
+    error = _json(result.stdout)["error"]
+    assert error["status_code"] == 404
+    assert error["request_id"] == served.mock.requests[-1].request_id
+
+
+def test_wrong_key_is_one_line_and_never_echoes_the_key(served: Served) -> None:
+    result = served.invoke("list", env={"DEERAPI_KEY": "sk-wrong-key-123"})
+    assert result.exit_code == 1
+    assert "401" in result.stderr and "sk-wrong-key-123" not in result.output
+
+
+def test_missing_key_is_a_clear_error(served: Served) -> None:
+    result = served.invoke("list", env={"DEERAPI_KEY": None})
+    assert result.exit_code == 1
+    assert "DEERAPI_KEY" in result.stderr
+    assert served.mock.requests == []
+
+
+def test_list(served: Served) -> None:
+    ids = [_create(served, prompt=f"clip {i}")["id"] for i in range(3)]
+    result = served.invoke("list", "--limit", "2", "--json")
+    assert result.exit_code == 0
+    listed = [v["id"] for v in _json(result.stdout)]
+    assert len(listed) == 2 and set(listed) <= set(ids)
+    everything = served.invoke("list")
+    assert sorted(line.split("\t")[0] for line in everything.stdout.splitlines()) == sorted(ids)
+
+
+@pytest.mark.parametrize(
+    ("variant", "suffix", "magic"),
+    [
+        ("video", ".mp4", None),
+        ("thumbnail", ".webp", b"RIFF"),
+        ("spritesheet", ".jpg", b"\xff\xd8"),
+    ],
+)
+def test_download_variants_to_default_path(
+    served: Served,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variant: str,
+    suffix: str,
+    magic: bytes | None,
+) -> None:
+    video_id = _completed(served)
+    monkeypatch.chdir(tmp_path)
+    result = served.invoke("download", video_id, "--variant", variant, "--json")
+    assert result.exit_code == 0, result.output
+    data = _json(result.stdout)
+    path = tmp_path / f"{video_id}{suffix}"
+    assert data["path"] == path.name and data["bytes"] == path.stat().st_size
+    if magic is None:
+        assert _is_mp4(path)
+    else:
+        assert path.read_bytes().startswith(magic)
+
+
+def test_download_before_completion_fails_cleanly(served: Served, tmp_path: Path) -> None:
+    video = _create(served)
+    target = tmp_path / "early.mp4"
+    result = served.invoke("download", video["id"], "-o", str(target))
+    assert result.exit_code == 1
+    assert "409" in result.stderr and "request id" in result.stderr
+    assert not target.exists()
+
+
+def test_remix(served: Served) -> None:
+    source = _completed(served)
+    result = served.invoke("remix", source, "the cat takes a bow", "--model", "sora-2", "--json")
+    assert result.exit_code == 0, result.output
+    remix = _json(result.stdout)
+    assert remix["remixed_from_video_id"] == source and remix["id"] != source
+
+
+def test_remix_of_unfinished_video_is_409(served: Served) -> None:
+    source = _create(served)["id"]
+    result = served.invoke("remix", source, "bow")
+    assert result.exit_code == 1 and "409" in result.stderr
+
+
+def test_delete(served: Served) -> None:
+    video_id = _create(served)["id"]
+    result = served.invoke("delete", video_id, "--json")
+    assert result.exit_code == 0
+    assert _json(result.stdout) == {"id": video_id, "object": "video.deleted", "deleted": True}
+    assert served.invoke("get", video_id).exit_code == 1
+    assert served.invoke("delete", video_id).exit_code == 1
+
+
+# -- mock, help, packaging -------------------------------------------------------------------------
+
+
+def test_mock_command_serves_with_the_given_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    import deerapi_videos.mock as mock_module
+
+    calls: list[dict[str, Any]] = []
+
+    def fake_run(**kwargs: Any) -> None:
+        calls.append(kwargs)
+        kwargs["announce"]("http://127.0.0.1:4011")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mock_module, "run", fake_run)
+    result = CliRunner().invoke(
+        cli, ["mock", "--port", "4011", "--speed", "120"], env={"DEERAPI_KEY": None}
+    )
+    assert result.exit_code == 0, result.output
+    (call,) = calls
+    assert (call["host"], call["port"], call["speed"]) == ("127.0.0.1", 4011, 120.0)
+    assert call["api_key"].startswith("sk-mock-")  # a throwaway key, shown to the user
+    assert call["api_key"] in result.stderr and "http://127.0.0.1:4011" in result.stderr
+    result = CliRunner().invoke(cli, ["mock", "--api-key", "sk-mine"], env={"DEERAPI_KEY": None})
+    assert calls[-1]["api_key"] == "sk-mine" and "sk-mine" not in result.output
+
+
+def test_help_lists_every_command() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in ("create", "remix", "get", "list", "download", "delete", "mock", "conformance"):
+        assert f"  {name}" in result.stdout
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def test_client_works_without_the_cli_libraries() -> None:
+    # (httpx itself imports click and rich when they are installed, for its own CLI; so the
+    # check is that the client and this package import with both made unimportable.)
+    probe = _python(
+        "import sys; sys.modules['click'] = None; sys.modules['rich'] = None; "
+        "import deerapi_videos, deerapi_videos.cli; "
+        "print(sorted(m for m in sys.modules if m.startswith('deerapi_videos.cli')))"
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == "['deerapi_videos.cli']"
+
+
+def test_client_never_imports_the_cli() -> None:
+    probe = _python("import sys, deerapi_videos; print('deerapi_videos.cli' in sys.modules)")
+    assert probe.stdout.strip() == "False"
+
+
+def test_main_without_click_says_how_to_install() -> None:
+    probe = _python(
+        "import sys; sys.modules['click'] = None; "
+        "from deerapi_videos.cli import main; main(['--help'])"
+    )
+    assert probe.returncode == 1
+    assert probe.stderr.strip().splitlines() == [
+        "deerapi-videos: the command line needs click, which is not installed: "
+        "pip install 'deerapi-videos[cli]'"
+    ]
+
+
+def test_console_script_runs() -> None:
+    probe = _python("from deerapi_videos.cli import main; main(['--version'])")
+    assert probe.returncode == 0 and "deerapi-videos" in probe.stdout
+
+
+def test_key_never_in_output(served: Served, tmp_path: Path) -> None:
+    result = served.invoke("create", "x", "--output", str(tmp_path / "v.mp4"))
+    assert API_KEY not in result.output
