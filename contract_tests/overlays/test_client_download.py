@@ -1,0 +1,173 @@
+"""Downloads: streamed to a temp file, renamed when complete; resume with Range, restart without;
+no file at the target on failure; redirects to storage without the key; failed videos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from deerapi_videos import ConflictError, DownloadError, NotFoundError, VideoFailedError
+
+pytestmark = pytest.mark.asyncio
+
+CONTENT = bytes(range(256)) * 400  # 102400 bytes
+HALF = len(CONTENT) // 2
+ROUTE = "/v1/videos/video_1/content"
+
+
+def _leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def _full(stream_cls: Any, data: bytes = CONTENT, *, ranges: bool, exc: Exception | None = None) -> httpx.Response:
+    headers = {"Content-Length": str(len(CONTENT)), "x-request-id": "req_dl"}
+    if ranges:
+        headers["Accept-Ranges"] = "bytes"
+    return httpx.Response(200, headers=headers, stream=stream_cls(data, exc))
+
+
+async def test_download_complete(api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any) -> None:
+    route = mock.get(ROUTE).mock(return_value=_full(broken_stream, ranges=False))
+    progress: list[tuple[int, int | None]] = []
+    target = tmp_path / "cat.mp4"
+    result = await api.videos.download_content("video_1", target, on_bytes=lambda d, t: progress.append((d, t)))
+    assert result == target
+    assert target.read_bytes() == CONTENT
+    assert _leftovers(tmp_path) == ["cat.mp4"]
+    assert progress[-1] == (len(CONTENT), len(CONTENT))
+    assert len(progress) > 50, "written in chunks, not all at once"
+    assert route.calls[0].request.url.params["variant"] == "video"
+    assert route.calls[0].request.headers["Authorization"].startswith("Bearer ")
+
+
+@pytest.mark.parametrize("variant", ["video", "thumbnail", "spritesheet"])
+async def test_download_variants(api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any, variant: str) -> None:
+    route = mock.get(ROUTE).mock(return_value=_full(broken_stream, ranges=False))
+    await api.videos.download_content("video_1", tmp_path / "out", variant=variant)
+    assert route.calls[0].request.url.params["variant"] == variant
+
+
+async def test_interrupted_halfway_resumes_with_range(
+    api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any
+) -> None:
+    first = _full(broken_stream, CONTENT[:HALF], ranges=True, exc=httpx.ReadError("reset"))
+    second = httpx.Response(
+        206,
+        headers={"Content-Range": f"bytes {HALF}-{len(CONTENT) - 1}/{len(CONTENT)}", "Content-Length": str(len(CONTENT) - HALF)},
+        stream=broken_stream(CONTENT[HALF:]),
+    )
+    route = mock.get(ROUTE).mock(side_effect=[first, second])
+    target = tmp_path / "cat.mp4"
+    await api.videos.download_content("video_1", target)
+    assert target.read_bytes() == CONTENT
+    assert "Range" not in route.calls[0].request.headers
+    assert route.calls[1].request.headers["Range"] == f"bytes={HALF}-"
+    assert _leftovers(tmp_path) == ["cat.mp4"]
+
+
+async def test_interrupted_without_range_support_restarts(
+    api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any
+) -> None:
+    first = _full(broken_stream, CONTENT[:HALF], ranges=False, exc=httpx.RemoteProtocolError("peer closed"))
+    route = mock.get(ROUTE).mock(side_effect=[first, _full(broken_stream, ranges=False)])
+    target = tmp_path / "cat.mp4"
+    await api.videos.download_content("video_1", target)
+    assert target.read_bytes() == CONTENT
+    assert "Range" not in route.calls[1].request.headers
+
+
+async def test_server_ignoring_range_restarts_cleanly(
+    api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any
+) -> None:
+    first = _full(broken_stream, CONTENT[:HALF], ranges=True, exc=httpx.ReadError("reset"))
+    route = mock.get(ROUTE).mock(side_effect=[first, _full(broken_stream, ranges=True)])
+    target = tmp_path / "cat.mp4"
+    await api.videos.download_content("video_1", target)
+    assert route.calls[1].request.headers["Range"] == f"bytes={HALF}-"
+    assert target.read_bytes() == CONTENT  # the 200 full body replaced the partial bytes
+
+
+async def test_short_body_is_retried_then_download_error(
+    api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any
+) -> None:
+    # Content-Length promises more than arrives, with no transport error: a size mismatch.
+    route = mock.get(ROUTE).mock(side_effect=lambda request: _full(broken_stream, CONTENT[:HALF], ranges=False))
+    target = tmp_path / "cat.mp4"
+    with pytest.raises(DownloadError) as info:
+        await api.videos.download_content("video_1", target)
+    assert route.call_count == 3
+    assert info.value.bytes_received == HALF and info.value.expected == len(CONTENT)
+    assert not target.exists()
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("ranges", [True, False])
+async def test_interruptions_until_retries_run_out_leave_nothing(
+    api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any, ranges: bool
+) -> None:
+    streams: list[Any] = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        response = _full(broken_stream, CONTENT[:1000], ranges=ranges, exc=httpx.ReadError("reset"))
+        streams.append(response.stream)
+        return response
+
+    route = mock.get(ROUTE).mock(side_effect=respond)
+    target = tmp_path / "cat.mp4"
+    with pytest.raises(DownloadError):
+        await api.videos.download_content("video_1", target, max_retries=1)
+    assert route.call_count == 2
+    assert not target.exists()
+    assert _leftovers(tmp_path) == []
+    assert [s.closed for s in streams] == [True, True], "every response body was closed"
+    if ranges:
+        assert route.calls[1].request.headers["Range"] == "bytes=1000-"
+
+
+async def test_existing_target_untouched_on_failure(api: Any, mock: respx.MockRouter, tmp_path: Path) -> None:
+    target = tmp_path / "cat.mp4"
+    mock.get(ROUTE).mock(return_value=httpx.Response(404, json={"error": {"message": "no such video"}}))
+    with pytest.raises(NotFoundError):
+        await api.videos.download_content("video_1", target)
+    assert not target.exists()
+    assert _leftovers(tmp_path) == []
+
+
+async def test_redirect_to_storage_host_drops_the_key(
+    api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any
+) -> None:
+    mock.get(ROUTE).mock(
+        return_value=httpx.Response(302, headers={"Location": "https://storage.example.net/blob/1?sig=abc"})
+    )
+    storage = mock.get("https://storage.example.net/blob/1").mock(return_value=_full(broken_stream, ranges=False))
+    target = tmp_path / "cat.mp4"
+    await api.videos.download_content("video_1", target)
+    assert target.read_bytes() == CONTENT
+    assert storage.call_count == 1
+    assert "Authorization" not in storage.calls[0].request.headers
+
+
+async def test_downloading_a_failed_video_says_so(api: Any, mock: respx.MockRouter, tmp_path: Path, video: Any) -> None:
+    mock.get(ROUTE).mock(return_value=httpx.Response(409, json={"error": {"message": "not completed"}}))
+    mock.get("/v1/videos/video_1").mock(
+        return_value=httpx.Response(
+            200, json=video(status="failed", error={"code": "moderation_blocked", "message": "blocked"})
+        )
+    )
+    with pytest.raises(VideoFailedError) as info:
+        await api.videos.download_content("video_1", tmp_path / "cat.mp4")
+    assert info.value.code == "moderation_blocked"
+    assert _leftovers(tmp_path) == []
+
+
+async def test_downloading_an_unfinished_video_is_a_conflict(
+    api: Any, mock: respx.MockRouter, tmp_path: Path, video: Any
+) -> None:
+    mock.get(ROUTE).mock(return_value=httpx.Response(409, json={"error": {"message": "not completed"}}))
+    mock.get("/v1/videos/video_1").mock(return_value=httpx.Response(200, json=video(status="in_progress")))
+    with pytest.raises(ConflictError):
+        await api.videos.download_content("video_1", tmp_path / "cat.mp4")
