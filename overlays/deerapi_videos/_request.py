@@ -85,6 +85,16 @@ class _Attempts:
             what += f" (request id: {request_id})"
         return what
 
+    def clean(self, exc: Exception) -> BaseException:
+        """``exc``, or a copy without the key if its message holds it (kept as the cause)."""
+        text = str(exc)
+        if self.redact(text) == text:
+            return exc
+        try:
+            return type(exc)(self.redact(text))
+        except Exception:  # an exception type with another signature
+            return DeerAPIError(f"{type(exc).__name__}: {self.redact(text)}")
+
     def log_retry(self, outcome: Outcome, request_id: str | None, decision: RetryDecision) -> None:
         logger.warning(
             "%s: %s; retrying in %.2fs (retry %d of %d)",
@@ -110,7 +120,7 @@ class _Attempts:
             text = f"{self.call.operation} failed: {self.describe(outcome, None)}"
             cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
             cause = cls(text, request_id=request_id)
-            cause.__cause__ = exc
+            cause.__cause__ = self.clean(exc)
         else:
             assert outcome.status_code is not None and outcome.headers is not None
             cause = status_error_from_response(
@@ -218,7 +228,7 @@ class SyncRequester:
             decision = state.decide(outcome)
             if not decision.retry:
                 error = state.error(outcome, decision, request_id=request_id, body_text=body_text)
-                raise _chain(error, outcome.exception)
+                raise _chain(error, None)
             state.log_retry(outcome, request_id, decision)
             _clock.sleep(decision.delay)
             state.attempt += 1
@@ -276,7 +286,7 @@ class AsyncRequester:
             decision = state.decide(outcome)
             if not decision.retry:
                 error = state.error(outcome, decision, request_id=request_id, body_text=body_text)
-                raise _chain(error, outcome.exception)
+                raise _chain(error, None)
             state.log_retry(outcome, request_id, decision)
             await _clock.asleep(decision.delay)
             state.attempt += 1
