@@ -47,8 +47,8 @@ def _profile(name: str, **values: Any) -> settings:
         return settings.get_profile(name)
 
 
-_profile("dev", max_examples=25, deadline=None, derandomize=False)
-_profile("nightly", max_examples=400, deadline=None)
+_profile("dev", max_examples=25, deadline=None, derandomize=True, database=None)
+_profile("nightly", max_examples=400, deadline=None, derandomize=False, database=None)
 
 #: The settings every property here runs with: the named profile, without the deadline and
 #: the "too slow" health check (a 2-core CI machine is slow, not wrong).
