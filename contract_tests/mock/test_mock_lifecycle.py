@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from deerapi_videos.mock import DEFAULT_EPOCH, MockDeerAPI
 
 from .support import create

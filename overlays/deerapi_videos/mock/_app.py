@@ -626,11 +626,11 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | str | None:
         return None  # not a single byte range: serve the whole asset (RFC 9110 allows it)
     if match.group(1):
         start = int(match.group(1))
-        last = int(match.group(2)) if match.group(2) else size - 1
-        if last < start:
-            return None
+        if match.group(2) and int(match.group(2)) < start:
+            return None  # syntactically invalid: ignored
         if start >= size:
             return "unsatisfiable"
+        last = int(match.group(2)) if match.group(2) else size - 1
         return start, min(last, size - 1) + 1
     suffix = int(match.group(2))
     if suffix == 0:
