@@ -19,7 +19,6 @@ import httpx
 import pytest
 import pytest_asyncio
 import respx
-
 from deerapi_videos import AsyncDeerAPI, DeerAPI
 from deerapi_videos.testing import no_sleep
 
@@ -27,7 +26,9 @@ BASE = "https://api.deerapi.com"
 SECRET = "sk-PLANTED-0123456789abcdefSECRET"
 
 
-def video_json(video_id: str = "video_1", status: str = "queued", progress: int = 0, **extra: Any) -> dict[str, Any]:
+def video_json(
+    video_id: str = "video_1", status: str = "queued", progress: int = 0, **extra: Any
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": video_id,
         "object": "video",

@@ -9,11 +9,10 @@ import sys
 import time
 from typing import Any
 
+import deerapi_videos
 import httpx
 import pytest
 import respx
-
-import deerapi_videos
 from deerapi_videos import (
     APIStatusError,
     AsyncDeerAPI,
@@ -58,7 +57,12 @@ def test_public_surface_is_frozen() -> None:
     assert "spec_path" not in deerapi_videos.__all__
     for name in EXPECTED_ALL:
         assert getattr(deerapi_videos, name) is not None
-    assert set(deerapi_videos.testing.__all__) == {"is_testing", "no_sleep", "set_testing", "sleeps"}
+    assert set(deerapi_videos.testing.__all__) == {
+        "is_testing",
+        "no_sleep",
+        "set_testing",
+        "sleeps",
+    }
 
 
 def test_testing_module_is_import_light() -> None:
@@ -71,14 +75,30 @@ def test_testing_module_is_import_light() -> None:
 
 
 @pytest.mark.asyncio
-async def test_testing_switch_is_public_and_skips_sleeping(api: Any, mock: respx.MockRouter) -> None:
+async def test_testing_switch_is_public_and_skips_sleeping(
+    api: Any, mock: respx.MockRouter
+) -> None:
     set_testing(False)
     assert not is_testing()
     with no_sleep() as sleeps:
         assert is_testing()
         mock.get("/v1/videos/video_1").mock(
             side_effect=[httpx.Response(503, headers={"Retry-After": "8"})] * 2
-            + [httpx.Response(200, json={"id": "video_1", "object": "video", "created_at": 1, "status": "queued", "model": "m", "progress": 0, "seconds": "4", "size": "720x1280"})]
+            + [
+                httpx.Response(
+                    200,
+                    json={
+                        "id": "video_1",
+                        "object": "video",
+                        "created_at": 1,
+                        "status": "queued",
+                        "model": "m",
+                        "progress": 0,
+                        "seconds": "4",
+                        "size": "720x1280",
+                    },
+                )
+            ]
         )
         started = time.monotonic()
         await api.videos.retrieve("video_1")
@@ -99,7 +119,9 @@ def test_missing_key_fails_at_construction(cls: Any) -> None:
 
 
 @pytest.mark.asyncio
-async def test_key_from_environment(kind: str, mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch, video: Any) -> None:
+async def test_key_from_environment(
+    kind: str, mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch, video: Any
+) -> None:
     monkeypatch.setenv("DEERAPI_KEY", "sk-from-env")
     route = mock.get("/v1/videos/video_1").mock(return_value=httpx.Response(200, json=video()))
     client: Any = DeerAPI() if kind == "sync" else AsyncDeerAPI()
@@ -114,7 +136,13 @@ async def test_key_from_environment(kind: str, mock: respx.MockRouter, monkeypat
 
 @pytest.mark.parametrize(
     "url",
-    ["http://api.deerapi.com", "http://10.0.0.1:8080", "http://example.localhost.evil.com", "ftp://x", "api.deerapi.com"],
+    [
+        "http://api.deerapi.com",
+        "http://10.0.0.1:8080",
+        "http://example.localhost.evil.com",
+        "ftp://x",
+        "api.deerapi.com",
+    ],
 )
 @pytest.mark.parametrize("cls", [DeerAPI, AsyncDeerAPI])
 def test_plain_http_refused_unless_loopback(cls: Any, url: str, secret: str) -> None:
@@ -125,7 +153,13 @@ def test_plain_http_refused_unless_loopback(cls: Any, url: str, secret: str) -> 
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1:8000", "http://127.9.9.9", "http://localhost:1234", "http://[::1]:8000", "https://api.example.com/proxy/"],
+    [
+        "http://127.0.0.1:8000",
+        "http://127.9.9.9",
+        "http://localhost:1234",
+        "http://[::1]:8000",
+        "https://api.example.com/proxy/",
+    ],
 )
 @pytest.mark.parametrize("cls", [DeerAPI, AsyncDeerAPI])
 def test_https_or_loopback_allowed(cls: Any, url: str, secret: str) -> None:
@@ -171,10 +205,20 @@ async def test_planted_secret_never_in_logs_errors_or_reprs(
     logging.getLogger("httpx").setLevel(logging.DEBUG)
     logging.getLogger("httpcore").setLevel(logging.DEBUG)
     echo = {"error": {"message": f"Invalid API key {secret}", "code": "invalid_api_key"}}
-    mock.get("/v1/videos/v401").mock(return_value=httpx.Response(401, json=echo, headers={"x-request-id": "req_401"}))
-    mock.get("/v1/videos/v500").mock(return_value=httpx.Response(500, text=f"<html><title>Bearer {secret}</title></html>"))
-    mock.get("/v1/videos/vconn").mock(side_effect=httpx.ConnectError(f"could not send Authorization: Bearer {secret}"))
-    mock.post("/v1/videos").mock(return_value=httpx.Response(502, text=f"upstream said {secret}", headers={"x-request-id": "req_502"}))
+    mock.get("/v1/videos/v401").mock(
+        return_value=httpx.Response(401, json=echo, headers={"x-request-id": "req_401"})
+    )
+    mock.get("/v1/videos/v500").mock(
+        return_value=httpx.Response(500, text=f"<html><title>Bearer {secret}</title></html>")
+    )
+    mock.get("/v1/videos/vconn").mock(
+        side_effect=httpx.ConnectError(f"could not send Authorization: Bearer {secret}")
+    )
+    mock.post("/v1/videos").mock(
+        return_value=httpx.Response(
+            502, text=f"upstream said {secret}", headers={"x-request-id": "req_502"}
+        )
+    )
     mock.get("/v1/videos/vdl/content").mock(return_value=httpx.Response(403, text=secret))
     errors: list[BaseException] = []
     for call in (
@@ -236,7 +280,9 @@ class CountingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             async def aclose(self) -> None:
                 self.close()
 
-        return httpx.Response(result.status_code, headers=result.headers, stream=Body(result.content))
+        return httpx.Response(
+            result.status_code, headers=result.headers, stream=Body(result.content)
+        )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         return self._wrap(request)
@@ -259,8 +305,16 @@ async def test_no_connections_left_open_after_retries_run_out(
     kind: str, secret: str, method: str, fault: Any, requests: int
 ) -> None:
     transport = CountingTransport(fault)
-    http: Any = httpx.Client(transport=transport) if kind == "sync" else httpx.AsyncClient(transport=transport)
-    client: Any = DeerAPI(api_key=secret, http_client=http) if kind == "sync" else AsyncDeerAPI(api_key=secret, http_client=http)
+    http: Any = (
+        httpx.Client(transport=transport)
+        if kind == "sync"
+        else httpx.AsyncClient(transport=transport)
+    )
+    client: Any = (
+        DeerAPI(api_key=secret, http_client=http)
+        if kind == "sync"
+        else AsyncDeerAPI(api_key=secret, http_client=http)
+    )
     with pytest.raises(DeerAPIError):
         if method == "retrieve":
             result = client.videos.retrieve("video_1")
@@ -290,7 +344,9 @@ async def test_context_manager_closes_http_client(kind: str, secret: str) -> Non
 
 
 @pytest.mark.asyncio
-async def test_generated_escape_hatch_shares_the_authenticated_client(kind: str, mock: respx.MockRouter, secret: str, video: Any) -> None:
+async def test_generated_escape_hatch_shares_the_authenticated_client(
+    kind: str, mock: respx.MockRouter, secret: str, video: Any
+) -> None:
     from deerapi_videos_generated.api.videos import retrieve_video
 
     route = mock.get("/v1/videos/video_1").mock(return_value=httpx.Response(200, json=video()))

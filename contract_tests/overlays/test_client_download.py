@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 import respx
-
 from deerapi_videos import ConflictError, DownloadError, NotFoundError, VideoFailedError
 
 pytestmark = pytest.mark.asyncio
@@ -23,18 +22,24 @@ def _leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
 
 
-def _full(stream_cls: Any, data: bytes = CONTENT, *, ranges: bool, exc: Exception | None = None) -> httpx.Response:
+def _full(
+    stream_cls: Any, data: bytes = CONTENT, *, ranges: bool, exc: Exception | None = None
+) -> httpx.Response:
     headers = {"Content-Length": str(len(CONTENT)), "x-request-id": "req_dl"}
     if ranges:
         headers["Accept-Ranges"] = "bytes"
     return httpx.Response(200, headers=headers, stream=stream_cls(data, exc))
 
 
-async def test_download_complete(api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any) -> None:
+async def test_download_complete(
+    api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any
+) -> None:
     route = mock.get(ROUTE).mock(return_value=_full(broken_stream, ranges=False))
     progress: list[tuple[int, int | None]] = []
     target = tmp_path / "cat.mp4"
-    result = await api.videos.download_content("video_1", target, on_bytes=lambda d, t: progress.append((d, t)))
+    result = await api.videos.download_content(
+        "video_1", target, on_bytes=lambda d, t: progress.append((d, t))
+    )
     assert result == target
     assert target.read_bytes() == CONTENT
     assert _leftovers(tmp_path) == ["cat.mp4"]
@@ -45,7 +50,9 @@ async def test_download_complete(api: Any, mock: respx.MockRouter, tmp_path: Pat
 
 
 @pytest.mark.parametrize("variant", ["video", "thumbnail", "spritesheet"])
-async def test_download_variants(api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any, variant: str) -> None:
+async def test_download_variants(
+    api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any, variant: str
+) -> None:
     route = mock.get(ROUTE).mock(return_value=_full(broken_stream, ranges=False))
     await api.videos.download_content("video_1", tmp_path / "out", variant=variant)
     assert route.calls[0].request.url.params["variant"] == variant
@@ -57,7 +64,10 @@ async def test_interrupted_halfway_resumes_with_range(
     first = _full(broken_stream, CONTENT[:HALF], ranges=True, exc=httpx.ReadError("reset"))
     second = httpx.Response(
         206,
-        headers={"Content-Range": f"bytes {HALF}-{len(CONTENT) - 1}/{len(CONTENT)}", "Content-Length": str(len(CONTENT) - HALF)},
+        headers={
+            "Content-Range": f"bytes {HALF}-{len(CONTENT) - 1}/{len(CONTENT)}",
+            "Content-Length": str(len(CONTENT) - HALF),
+        },
         stream=broken_stream(CONTENT[HALF:]),
     )
     route = mock.get(ROUTE).mock(side_effect=[first, second])
@@ -72,7 +82,9 @@ async def test_interrupted_halfway_resumes_with_range(
 async def test_interrupted_without_range_support_restarts(
     api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any
 ) -> None:
-    first = _full(broken_stream, CONTENT[:HALF], ranges=False, exc=httpx.RemoteProtocolError("peer closed"))
+    first = _full(
+        broken_stream, CONTENT[:HALF], ranges=False, exc=httpx.RemoteProtocolError("peer closed")
+    )
     route = mock.get(ROUTE).mock(side_effect=[first, _full(broken_stream, ranges=False)])
     target = tmp_path / "cat.mp4"
     await api.videos.download_content("video_1", target)
@@ -95,7 +107,9 @@ async def test_short_body_is_retried_then_download_error(
     api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any
 ) -> None:
     # Content-Length promises more than arrives, with no transport error: a size mismatch.
-    route = mock.get(ROUTE).mock(side_effect=lambda request: _full(broken_stream, CONTENT[:HALF], ranges=False))
+    route = mock.get(ROUTE).mock(
+        side_effect=lambda request: _full(broken_stream, CONTENT[:HALF], ranges=False)
+    )
     target = tmp_path / "cat.mp4"
     with pytest.raises(DownloadError) as info:
         await api.videos.download_content("video_1", target)
@@ -128,9 +142,13 @@ async def test_interruptions_until_retries_run_out_leave_nothing(
         assert route.calls[1].request.headers["Range"] == "bytes=1000-"
 
 
-async def test_existing_target_untouched_on_failure(api: Any, mock: respx.MockRouter, tmp_path: Path) -> None:
+async def test_existing_target_untouched_on_failure(
+    api: Any, mock: respx.MockRouter, tmp_path: Path
+) -> None:
     target = tmp_path / "cat.mp4"
-    mock.get(ROUTE).mock(return_value=httpx.Response(404, json={"error": {"message": "no such video"}}))
+    mock.get(ROUTE).mock(
+        return_value=httpx.Response(404, json={"error": {"message": "no such video"}})
+    )
     with pytest.raises(NotFoundError):
         await api.videos.download_content("video_1", target)
     assert not target.exists()
@@ -141,9 +159,13 @@ async def test_redirect_to_storage_host_drops_the_key(
     api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any
 ) -> None:
     mock.get(ROUTE).mock(
-        return_value=httpx.Response(302, headers={"Location": "https://storage.example.net/blob/1?sig=abc"})
+        return_value=httpx.Response(
+            302, headers={"Location": "https://storage.example.net/blob/1?sig=abc"}
+        )
     )
-    storage = mock.get("https://storage.example.net/blob/1").mock(return_value=_full(broken_stream, ranges=False))
+    storage = mock.get("https://storage.example.net/blob/1").mock(
+        return_value=_full(broken_stream, ranges=False)
+    )
     target = tmp_path / "cat.mp4"
     await api.videos.download_content("video_1", target)
     assert target.read_bytes() == CONTENT
@@ -151,11 +173,16 @@ async def test_redirect_to_storage_host_drops_the_key(
     assert "Authorization" not in storage.calls[0].request.headers
 
 
-async def test_downloading_a_failed_video_says_so(api: Any, mock: respx.MockRouter, tmp_path: Path, video: Any) -> None:
-    mock.get(ROUTE).mock(return_value=httpx.Response(409, json={"error": {"message": "not completed"}}))
+async def test_downloading_a_failed_video_says_so(
+    api: Any, mock: respx.MockRouter, tmp_path: Path, video: Any
+) -> None:
+    mock.get(ROUTE).mock(
+        return_value=httpx.Response(409, json={"error": {"message": "not completed"}})
+    )
     mock.get("/v1/videos/video_1").mock(
         return_value=httpx.Response(
-            200, json=video(status="failed", error={"code": "moderation_blocked", "message": "blocked"})
+            200,
+            json=video(status="failed", error={"code": "moderation_blocked", "message": "blocked"}),
         )
     )
     with pytest.raises(VideoFailedError) as info:
@@ -167,7 +194,11 @@ async def test_downloading_a_failed_video_says_so(api: Any, mock: respx.MockRout
 async def test_downloading_an_unfinished_video_is_a_conflict(
     api: Any, mock: respx.MockRouter, tmp_path: Path, video: Any
 ) -> None:
-    mock.get(ROUTE).mock(return_value=httpx.Response(409, json={"error": {"message": "not completed"}}))
-    mock.get("/v1/videos/video_1").mock(return_value=httpx.Response(200, json=video(status="in_progress")))
+    mock.get(ROUTE).mock(
+        return_value=httpx.Response(409, json={"error": {"message": "not completed"}})
+    )
+    mock.get("/v1/videos/video_1").mock(
+        return_value=httpx.Response(200, json=video(status="in_progress"))
+    )
     with pytest.raises(ConflictError):
         await api.videos.download_content("video_1", tmp_path / "cat.mp4")

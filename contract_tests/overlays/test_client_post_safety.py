@@ -9,8 +9,6 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from python_multipart.multipart import MultipartParser, parse_options_header
-
 from deerapi_videos import (
     APIStatusError,
     BadRequestError,
@@ -19,6 +17,7 @@ from deerapi_videos import (
     JobMayExistError,
     RateLimitError,
 )
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 pytestmark = pytest.mark.asyncio
 
@@ -60,16 +59,36 @@ POST_FAULTS: list[tuple[str, Any, Any]] = [
     ("502", lambda: _status(502), JobMayExistError),
     ("504", lambda: _status(504), JobMayExistError),
     ("520-cdn", lambda: _status(520), JobMayExistError),
-    ("500+x-should-retry:true", lambda: _status(500, **{"x-should-retry": "true"}), JobMayExistError),
-    ("502+x-should-retry:true", lambda: _status(502, **{"x-should-retry": "true"}), JobMayExistError),
+    (
+        "500+x-should-retry:true",
+        lambda: _status(500, **{"x-should-retry": "true"}),
+        JobMayExistError,
+    ),
+    (
+        "502+x-should-retry:true",
+        lambda: _status(502, **{"x-should-retry": "true"}),
+        JobMayExistError,
+    ),
     ("ReadTimeout", lambda: httpx.ReadTimeout("read timed out"), JobMayExistError),
     ("WriteTimeout", lambda: httpx.WriteTimeout("write timed out"), JobMayExistError),
     ("ReadError", lambda: httpx.ReadError("reset"), JobMayExistError),
     ("WriteError", lambda: httpx.WriteError("broken pipe"), JobMayExistError),
     ("RemoteProtocolError", lambda: httpx.RemoteProtocolError("peer closed"), JobMayExistError),
-    ("200-not-json", lambda: httpx.Response(200, text="<html>ok</html>", headers={"x-request-id": "req_200"}), JobMayExistError),
-    ("503+x-should-retry:false", lambda: _status(503, **{"x-should-retry": "false"}), InternalServerError),
-    ("429+x-should-retry:false", lambda: _status(429, **{"x-should-retry": "false"}), RateLimitError),
+    (
+        "200-not-json",
+        lambda: httpx.Response(200, text="<html>ok</html>", headers={"x-request-id": "req_200"}),
+        JobMayExistError,
+    ),
+    (
+        "503+x-should-retry:false",
+        lambda: _status(503, **{"x-should-retry": "false"}),
+        InternalServerError,
+    ),
+    (
+        "429+x-should-retry:false",
+        lambda: _status(429, **{"x-should-retry": "false"}),
+        RateLimitError,
+    ),
     ("429-retry-after-over-cap", lambda: _status(429, **{"Retry-After": "60"}), RateLimitError),
     ("408", lambda: _status(408), APIStatusError),
     ("501", lambda: _status(501), InternalServerError),
@@ -79,7 +98,9 @@ POST_FAULTS: list[tuple[str, Any, Any]] = [
 
 
 @pytest.mark.parametrize("operation", ["create", "remix"])
-@pytest.mark.parametrize(("fault", "expected"), [pytest.param(f, e, id=i) for i, f, e in POST_FAULTS])
+@pytest.mark.parametrize(
+    ("fault", "expected"), [pytest.param(f, e, id=i) for i, f, e in POST_FAULTS]
+)
 async def test_post_fault_counts(
     api: Any, mock: respx.MockRouter, operation: str, fault: Any, expected: Any
 ) -> None:
@@ -120,9 +141,16 @@ async def test_post_retries_run_out(api: Any, mock: respx.MockRouter, sleeps: li
     assert len(sleeps) == 2
 
 
-async def test_idempotency_key_same_across_attempts_new_per_call(api: Any, mock: respx.MockRouter) -> None:
+async def test_idempotency_key_same_across_attempts_new_per_call(
+    api: Any, mock: respx.MockRouter
+) -> None:
     route = mock.post("/v1/videos").mock(
-        side_effect=[_status(503), _status(429), httpx.Response(200, json=_video()), httpx.Response(200, json=_video())]
+        side_effect=[
+            _status(503),
+            _status(429),
+            httpx.Response(200, json=_video()),
+            httpx.Response(200, json=_video()),
+        ]
     )
     await api.videos.create(prompt="one")
     await api.videos.create(prompt="two")
@@ -134,12 +162,18 @@ async def test_idempotency_key_same_across_attempts_new_per_call(api: Any, mock:
 
 @pytest.mark.parametrize("via", ["argument", "extra_headers"])
 async def test_caller_idempotency_key_is_kept(api: Any, mock: respx.MockRouter, via: str) -> None:
-    route = mock.post("/v1/videos").mock(side_effect=[_status(503), httpx.Response(200, json=_video())])
+    route = mock.post("/v1/videos").mock(
+        side_effect=[_status(503), httpx.Response(200, json=_video())]
+    )
     kwargs: dict[str, Any] = (
-        {"idempotency_key": "my-key:1"} if via == "argument" else {"extra_headers": {"idempotency-key": "my-key:1"}}
+        {"idempotency_key": "my-key:1"}
+        if via == "argument"
+        else {"extra_headers": {"idempotency-key": "my-key:1"}}
     )
     await api.videos.create(prompt="a cat", **kwargs)
-    assert [c.request.headers.get_list("Idempotency-Key") for c in route.calls] == [["my-key:1"]] * 2
+    assert [c.request.headers.get_list("Idempotency-Key") for c in route.calls] == [
+        ["my-key:1"]
+    ] * 2
 
 
 async def test_invalid_caller_idempotency_key_is_refused(api: Any, mock: respx.MockRouter) -> None:
@@ -214,19 +248,21 @@ def _name(headers: dict[str, str]) -> str:
 
 HOSTILE_PROMPTS = [
     'a\r\nContent-Disposition: form-data; name="model"\r\n\r\nsora-2-pro',
-    "--boundary\r\nContent-Disposition: form-data; name=\"size\"\r\n\r\n1792x1024\r\n--boundary--",
+    '--boundary\r\nContent-Disposition: form-data; name="size"\r\n\r\n1792x1024\r\n--boundary--',
     '"; name="model"; filename="x.png',
     "nul\x00byte",
     "x\r\n\r\n",
     "--\r\n--",
     "unicode ✓ 猫 \u202eRTL \U0001f408",
-    "\\\"\\\r\\n",
+    '\\"\\\r\\n',
     "x" * 5000,
 ]
 
 
 @pytest.mark.parametrize("prompt", HOSTILE_PROMPTS, ids=range(len(HOSTILE_PROMPTS)))
-async def test_hostile_prompt_does_not_alter_multipart(api: Any, mock: respx.MockRouter, prompt: str) -> None:
+async def test_hostile_prompt_does_not_alter_multipart(
+    api: Any, mock: respx.MockRouter, prompt: str
+) -> None:
     route = mock.post("/v1/videos").mock(return_value=httpx.Response(200, json=_video()))
     hostile_name = 'evil"\r\nContent-Type: text/html\r\n\r\n.png'
     await api.videos.create(
@@ -248,7 +284,11 @@ async def test_hostile_prompt_does_not_alter_multipart(api: Any, mock: respx.Moc
     assert set(file_headers) == {"content-disposition", "content-type"}
     assert file_headers["content-type"] == "image/png"
     _, params = parse_options_header(file_headers["content-disposition"])
-    assert b"filename" in params and b"\r" not in params[b"filename"] and b"\n" not in params[b"filename"]
+    assert (
+        b"filename" in params
+        and b"\r" not in params[b"filename"]
+        and b"\n" not in params[b"filename"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -267,7 +307,11 @@ async def test_file_part_has_name_and_type_and_is_resent_intact(
         "tuple": ("frame.png", PNG_720x1280, None),
     }[input_reference]
     route = mock.post("/v1/videos").mock(
-        side_effect=[httpx.ConnectError("refused"), _status(503), httpx.Response(200, json=_video())]
+        side_effect=[
+            httpx.ConnectError("refused"),
+            _status(503),
+            httpx.Response(200, json=_video()),
+        ]
     )
     await api.videos.create(prompt="a cat", size="720x1280", input_reference=value)
     bodies = [c.request.content for c in route.calls[1:]]

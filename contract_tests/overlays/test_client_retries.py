@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 import respx
-
 from deerapi_videos import (
     APIConnectionError,
     APIStatusError,
@@ -88,7 +87,12 @@ RETRY_AFTER_TABLE: list[tuple[str, dict[str, str], Any]] = [
     [pytest.param(h, e, id=i) for i, h, e in RETRY_AFTER_TABLE],
 )
 async def test_retry_after_table(
-    api: Any, mock: respx.MockRouter, sleeps: list[float], status: int, headers: dict[str, str], expected: Any
+    api: Any,
+    mock: respx.MockRouter,
+    sleeps: list[float],
+    status: int,
+    headers: dict[str, str],
+    expected: Any,
 ) -> None:
     route = mock.get("/v1/videos/video_1").mock(
         side_effect=[
@@ -190,7 +194,9 @@ async def test_retries_taken_table(
         if operation == "retrieve"
         else httpx.Response(200, json={"id": "video_1", "object": "video.deleted", "deleted": True})
     )
-    route = mock.route(method="GET" if operation == "retrieve" else "DELETE", path="/v1/videos/video_1")
+    route = mock.route(
+        method="GET" if operation == "retrieve" else "DELETE", path="/v1/videos/video_1"
+    )
     route.mock(side_effect=[_failure(fault) for _ in range(failures)] + [ok])
     kwargs = {"max_retries": max_retries} if where == "call" else {}
     method = getattr(api.videos, operation)
@@ -217,7 +223,9 @@ async def _close(api: Any) -> None:
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
 async def test_client_errors_are_not_retried(api: Any, mock: respx.MockRouter, status: int) -> None:
-    route = mock.get("/v1/videos/video_1").mock(return_value=httpx.Response(status, json={"error": {"message": "no"}}))
+    route = mock.get("/v1/videos/video_1").mock(
+        return_value=httpx.Response(status, json={"error": {"message": "no"}})
+    )
     with pytest.raises(APIStatusError) as info:
         await api.videos.retrieve("video_1")
     assert info.value.status_code == status
@@ -245,7 +253,9 @@ async def test_x_should_retry_overrides_for_get(
     assert route.call_count == calls
 
 
-async def test_deadline_is_never_overslept(api: Any, mock: respx.MockRouter, sleeps: list[float]) -> None:
+async def test_deadline_is_never_overslept(
+    api: Any, mock: respx.MockRouter, sleeps: list[float]
+) -> None:
     # 5s requested twice would be 10s, but the call's timeout (6s) is the total budget.
     route = mock.get("/v1/videos/video_1").mock(
         return_value=httpx.Response(503, headers={"Retry-After": "5"})
