@@ -96,6 +96,7 @@ class Exchange:
     response_headers: Mapping[str, str]
     response_json: Any  # parsed JSON body, or None when the body is not JSON
     elapsed_s: float
+    phase: str | None = None  # schemathesis phase that sent it; None for the run's own calls
 
 
 @dataclass(frozen=True)
@@ -128,12 +129,12 @@ class ConformanceResult:
         """``(operation, check)`` pairs that failed at least once."""
         return {(check.operation, check.check) for check in self.failures}
 
-    def status_counts(self) -> Counter[tuple[str, int]]:
-        """How often each ``(operation, status)`` was answered to the operation's own method."""
+    def status_counts(self, phase: str | None = None) -> Counter[tuple[str, int]]:
+        """How often each ``(operation, status)`` answered the operation's own method."""
         return Counter(
             (e.operation, e.status_code)
             for e in self.exchanges
-            if e.method == e.operation.split(" ", 1)[0]
+            if e.method == e.operation.split(" ", 1)[0] and (phase is None or e.phase == phase)
         )
 
 
@@ -314,7 +315,9 @@ def _json(response: Response) -> Any:
         return None
 
 
-def _exchange(operation: str, request: Request, response: Response) -> Exchange:
+def _exchange(
+    operation: str, request: Request, response: Response, phase: str | None = None
+) -> Exchange:
     return Exchange(
         operation=operation,
         method=request.method.upper(),
@@ -324,6 +327,7 @@ def _exchange(operation: str, request: Request, response: Response) -> Exchange:
         response_headers=_flat(response.headers, redact=False),
         response_json=_json(response),
         elapsed_s=response.elapsed,
+        phase=phase,
     )
 
 
@@ -381,9 +385,8 @@ class _Collector:
             if response is None:
                 continue
             request_ids[case_id] = _first(response.headers, "x-request-id")
-            self.add_exchange(
-                _exchange(operation_of.get(case_id, recorder.label), interaction.request, response)
-            )
+            operation = operation_of.get(case_id, recorder.label)
+            self.add_exchange(_exchange(operation, interaction.request, response, phase))
         for case_id, nodes in recorder.checks.items():
             seen: set[tuple[str, str]] = set()
             for node in nodes:
