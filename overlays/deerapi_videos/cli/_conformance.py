@@ -32,6 +32,9 @@ EXIT_NOT_CONFORMANT = 1
 EXIT_USAGE = 2
 EXIT_NOT_RUN = 3
 
+#: schemathesis' phases, in the order the engine runs them.
+PHASES = ("examples", "coverage", "fuzzing", "stateful")
+
 _EXTRA_HINT = "pip install 'deerapi-videos[test]'"
 
 
@@ -74,15 +77,16 @@ def _bundled_mock(api_key: str, defects: tuple[str, ...]) -> Iterator[str]:
         advance_on_retrieve=MOCK_ADVANCE_ON_RETRIEVE,
         defects=set(defects),
     )
-    # Fuzzed requests make uvicorn log "Invalid HTTP request received." warnings: noise here.
-    uvicorn_log = logging.getLogger("uvicorn.error")
-    level = uvicorn_log.level
-    uvicorn_log.setLevel(logging.ERROR)
-    try:
-        with mock.serve("127.0.0.1", 0) as base_url:
+    with mock.serve("127.0.0.1", 0) as base_url:
+        # Fuzzed requests make uvicorn log "Invalid HTTP request received." warnings: noise
+        # here. (Set once the server runs: uvicorn configures its loggers when it starts.)
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        level = uvicorn_log.level
+        uvicorn_log.setLevel(logging.ERROR)
+        try:
             yield str(base_url)
-    finally:
-        uvicorn_log.setLevel(level)
+        finally:
+            uvicorn_log.setLevel(level)
 
 
 def _budget_text(budget: Any, settings: Mapping[str, str], video_id: str | None) -> str:
@@ -248,6 +252,13 @@ class _EventPrinter:
     help="Generated cases per operation and phase [default: the engine's].",
 )
 @click.option(
+    "--phase",
+    "phases",
+    type=click.Choice(PHASES),
+    multiple=True,
+    help="Run only this phase (repeatable) [default: all of them].",
+)
+@click.option(
     "--plant-defect",
     "defects",
     metavar="DEFECT",
@@ -270,6 +281,7 @@ def conformance(
     video_id: str | None,
     seed: int | None,
     max_examples: int | None,
+    phases: tuple[str, ...],
     defects: tuple[str, ...],
     yes: bool,
     json_flag: bool,
@@ -340,6 +352,8 @@ def conformance(
         kwargs["max_examples"] = max_examples
     if video_id is not None:
         kwargs["video_id"] = video_id
+    if phases:
+        kwargs["phases"] = tuple(p for p in PHASES if p in phases)
 
     server: AbstractContextManager[str] = (
         nullcontext(target) if target is not None else _bundled_mock(api_key, defects)

@@ -32,6 +32,7 @@ __all__ = [
     "render_junit",
     "render_markdown",
     "write_reports",
+    "xml_safe",
 ]
 
 
@@ -124,6 +125,16 @@ MAX_JOB_ROWS = 50
 _BEARER = re.compile(r"(Authorization:\s*Bearer\s+)(?!\[REDACTED\]|\$DEERAPI_KEY)[^'\"\s]+", re.I)
 
 
+# Characters XML 1.0 cannot carry at all (even escaped); fuzzed inputs echoed in messages and
+# curl lines contain them.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with characters XML cannot hold written as ``\\xNN`` / ``\\uNNNN``."""
+    return _XML_ILLEGAL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Blank out ``secrets`` and any bearer token in ``text``."""
     for secret in secrets:
@@ -211,6 +222,11 @@ def render_junit(
             ET.SubElement(case, "system-out").text = f"{group.passed} case(s) passed"
     if drift is not None:
         ET.SubElement(suite, "system-out").text = redact(_drift_text(drift), secrets)
+    for element in suites.iter():
+        if element.text:
+            element.text = xml_safe(element.text)
+        for name, value in element.attrib.items():
+            element.set(name, xml_safe(value))
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -383,6 +399,8 @@ def write_reports(
         if path is None:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render(result, drift, context), encoding="utf-8")
+        # backslashreplace: a lone surrogate echoed from a fuzzed input must not stop the write.
+        text = render(result, drift, context)
+        path.write_text(text, encoding="utf-8", errors="backslashreplace")
         written.append(path)
     return written
