@@ -1,0 +1,73 @@
+"""schemathesis' pytest integration against the in-process (ASGI) mock.
+
+- ``test_operation_conforms``: one test per operation (``@schema.parametrize()``); explicit
+  examples and coverage cases run as hypothesis' explicit examples, then fuzzed cases, in positive
+  and negative mode, each through ``case.call_and_validate()`` (every check).
+- ``TestStatefulWorkflow``: hypothesis state machine built from the spec's links
+  (``schema.as_state_machine()``); the mock's jobs advance on each retrieve, so remix and
+  content run in their success paths, which ``test_stateful_success_paths`` asserts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import schemathesis
+from deerapi_videos._spec import spec_path
+from deerapi_videos.conformance._hooks import install_false_report_filters
+from hypothesis import settings
+from schemathesis.config import SchemathesisConfig
+
+from .conftest import API_KEY, HYPOTHESIS, PROFILE, new_mock
+
+MOCK = new_mock()
+
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "generation": {"mode": "all", "max-examples": PROFILE.max_examples, "database": "none"},
+        "checks": {"enabled": True},
+        "phases": {
+            "examples": {"enabled": True},
+            "coverage": {"enabled": True},
+            "fuzzing": {"enabled": True},
+            "stateful": {"enabled": True, "max-steps": PROFILE.stateful_steps},
+        },
+        "auth": {"openapi": {"bearerAuth": {"bearer": API_KEY}}},
+    }
+)
+schema = schemathesis.openapi.from_path(str(spec_path()), config=CONFIG)
+schema.app = MOCK.app
+install_false_report_filters(schema)
+
+
+@schema.parametrize()
+@settings(HYPOTHESIS)
+def test_operation_conforms(case: schemathesis.Case[Any]) -> None:
+    case.call_and_validate()
+
+
+STATEFUL_STATUSES: Counter[tuple[str, int]] = Counter()
+
+
+class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+    def after_call(self, response: Any, case: schemathesis.Case[Any]) -> None:
+        super().after_call(response, case)
+        STATEFUL_STATUSES[(case.operation.label, response.status_code)] += 1
+
+
+TestStatefulWorkflow = Workflow.TestCase
+TestStatefulWorkflow.settings = settings(
+    HYPOTHESIS,
+    max_examples=PROFILE.stateful_examples,
+    stateful_step_count=PROFILE.stateful_steps,
+)
+
+
+def test_stateful_success_paths() -> None:
+    """Runs after ``TestStatefulWorkflow`` in file order; runs the machine itself if it is alone."""
+    if not STATEFUL_STATUSES:
+        Workflow.run(settings=TestStatefulWorkflow.settings)
+    assert STATEFUL_STATUSES[("POST /v1/videos", 200)] > 0, STATEFUL_STATUSES
+    assert STATEFUL_STATUSES[("POST /v1/videos/{video_id}/remix", 200)] > 0, STATEFUL_STATUSES
+    assert STATEFUL_STATUSES[("GET /v1/videos/{video_id}/content", 200)] > 0, STATEFUL_STATUSES
