@@ -8,7 +8,7 @@ import httpx
 import yaml
 from deerapi_videos._spec import spec_path
 from deerapi_videos.mock._app import route
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 

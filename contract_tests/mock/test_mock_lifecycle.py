@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from deerapi_videos.mock import DEFAULT_EPOCH, MockDeerAPI
@@ -17,10 +19,10 @@ FULL_FIELDS = {
 REMIX_FIELDS = FULL_FIELDS - {"completed_at", "error", "expires_at"}
 
 
-async def _get(client: httpx.AsyncClient, video_id: str) -> dict[str, object]:
+async def _get(client: httpx.AsyncClient, video_id: str) -> dict[str, Any]:
     response = await client.get(f"/v1/videos/{video_id}")
     assert response.status_code == 200
-    body: dict[str, object] = response.json()
+    body: dict[str, Any] = response.json()
     return body
 
 
@@ -82,7 +84,7 @@ async def test_failure_marker(
     mock.clock.advance(1)
     failed = await _get(client, video_id)
     assert failed["status"] == "failed"
-    assert failed["error"] == {"code": code, "message": failed["error"]["message"]}  # type: ignore[index]
+    assert failed["error"] == {"code": code, "message": failed["error"]["message"]}
     assert failed["completed_at"] is None and failed["expires_at"] is None
     content = await client.get(f"/v1/videos/{video_id}/content")
     assert content.status_code == 409
