@@ -78,7 +78,6 @@ class Operations:
         self,
         kwargs: dict[str, Any],
         *,
-        operation: str,
         is_post: bool,
         timeout: TimeoutTypes | None,
         extra_headers: Mapping[str, str] | None,
@@ -115,7 +114,6 @@ class Operations:
             idempotency_key=idempotency_key,
             follow_redirects=follow_redirects,
         )
-        del operation
         return request, call
 
     def _idempotency_key(
@@ -181,7 +179,6 @@ class Operations:
         kwargs = create_video._get_kwargs(body=body, idempotency_key=key)
         request, call = self._request(
             kwargs,
-            operation="create",
             is_post=True,
             timeout=timeout,
             extra_headers=extra_headers,
@@ -210,7 +207,6 @@ class Operations:
         kwargs = remix_video._get_kwargs(vid, body=body, idempotency_key=key)
         request, call = self._request(
             kwargs,
-            operation="remix",
             is_post=True,
             timeout=timeout,
             extra_headers=extra_headers,
@@ -230,7 +226,6 @@ class Operations:
         kwargs = retrieve_video._get_kwargs(validate_video_id(video_id))
         request, call = self._request(
             kwargs,
-            operation="retrieve",
             is_post=False,
             timeout=timeout,
             extra_headers=extra_headers,
@@ -249,7 +244,6 @@ class Operations:
         kwargs = delete_video._get_kwargs(validate_video_id(video_id))
         request, call = self._request(
             kwargs,
-            operation="delete",
             is_post=False,
             timeout=timeout,
             extra_headers=extra_headers,
@@ -275,7 +269,6 @@ class Operations:
         )
         request, call = self._request(
             kwargs,
-            operation="list",
             is_post=False,
             timeout=timeout,
             extra_headers=extra_headers,
@@ -299,7 +292,6 @@ class Operations:
         kwargs["headers"] = {"Accept-Encoding": "identity"}  # byte offsets must be file offsets
         return self._request(
             kwargs,
-            operation="download",
             is_post=False,
             timeout=timeout,
             extra_headers=extra_headers,

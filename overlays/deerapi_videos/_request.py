@@ -228,7 +228,7 @@ class SyncRequester:
             decision = state.decide(outcome)
             if not decision.retry:
                 error = state.error(outcome, decision, request_id=request_id, body_text=body_text)
-                raise _chain(error, None)
+                raise error
             state.log_retry(outcome, request_id, decision)
             _clock.sleep(decision.delay)
             state.attempt += 1
@@ -286,7 +286,7 @@ class AsyncRequester:
             decision = state.decide(outcome)
             if not decision.retry:
                 error = state.error(outcome, decision, request_id=request_id, body_text=body_text)
-                raise _chain(error, None)
+                raise error
             state.log_retry(outcome, request_id, decision)
             await _clock.asleep(decision.delay)
             state.attempt += 1
