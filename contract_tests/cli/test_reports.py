@@ -271,3 +271,38 @@ def test_error_envelopes_are_walked(status: int) -> None:
         assert drift.undocumented_status_codes == {"retrieveVideo": {400}}
     else:
         assert drift.undocumented_fields == {"ErrorDetail.extra": {"retrieveVideo"}}
+
+
+def test_unsupported_method_probes_and_echoed_fuzz_are_not_drift() -> None:
+    fuzzed = video(model="\x00#{'^ \u00e9")
+    drift = compute_drift(
+        [
+            exchange("POST /v1/videos", "PUT", "/v1/videos", 405, {"error": {"message": "no"}}),
+            exchange("POST /v1/videos", "POST", "/v1/videos", 200, fuzzed),
+        ]
+    )
+    assert drift.probes_skipped == 1
+    assert drift.undocumented_status_codes == {}
+    assert drift.undocumented_values == {}
+
+
+def test_junit_escapes_characters_xml_cannot_hold() -> None:
+    bad = CheckResult(
+        "POST /v1/videos",
+        "negative_data_rejection",
+        False,
+        "accepted prompt '\x00\x1b[31m\ud800'",
+        "req_x",
+        "curl -d 'prompt=\x00'",
+    )
+    xml = render_junit(result([bad]))
+    root = ET.fromstring(xml)  # parses: no raw control characters
+    failure = root.find("testsuite/testcase/failure")
+    assert failure is not None and "\\x00" in (failure.text or "")
+
+
+def test_reports_with_a_lone_surrogate_are_written(tmp_path: Path) -> None:
+    bad = CheckResult("GET /v1/videos", "x", False, "value '\ud800'", None, None)
+    write_reports(result([bad]), junit_path=tmp_path / "r.xml", markdown_path=tmp_path / "r.md")
+    assert "\\ud800" in (tmp_path / "r.md").read_text(encoding="utf-8")
+    ET.parse(tmp_path / "r.xml")
