@@ -110,7 +110,7 @@ def _budget_text(budget: Any, settings: Mapping[str, str], video_id: str | None)
     return "\n".join(lines)
 
 
-def _summary(out: Output, result: Any, written: list[Path], drift: Any) -> None:
+def _summary(out: Output, result: Any, written: list[Path], drift: Any, *, live: bool) -> None:
     from deerapi_videos.conformance._report import group_checks
 
     groups = group_checks(result.checks)
@@ -144,10 +144,19 @@ def _summary(out: Output, result: Any, written: list[Path], drift: Any) -> None:
     verdict = "CONFORMANT" if result.passed else "NOT CONFORMANT"
     head = (
         f"{verdict}: {len(groups) - len(failed)}/{len(groups)} checks passed "
-        f"in {result.duration_s:.1f} s; paid jobs: {len(result.paid_jobs)}"
+        f"in {result.duration_s:.1f} s; "
+        + (
+            f"paid jobs: {len(result.paid_jobs)}"
+            if live
+            else f"jobs: {len(result.paid_jobs)} (free on the mock)"
+        )
     )
     if out.interactive and failed:
-        table = Table("operation", "check", "request id", "first failure", title=head)
+        table = Table(title=head)
+        table.add_column("operation", overflow="fold")
+        table.add_column("check", overflow="fold")
+        table.add_column("request id", overflow="fold", no_wrap=False)
+        table.add_column("first failure")
         for g in failed:
             first = g.failures[0]
             message = (first.message or "").strip().splitlines()
@@ -392,7 +401,7 @@ def conformance(
     written = write_reports(
         result, junit_path=junit, markdown_path=report, drift=drift, context=context
     )
-    _summary(out, result, written, drift)
+    _summary(out, result, written, drift, live=live)
     if not out.json_mode:
         out.note(f"(wall time {elapsed:.1f} s)")
     ctx.exit(0 if result.passed else EXIT_NOT_CONFORMANT)
