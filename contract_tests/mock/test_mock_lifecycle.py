@@ -247,10 +247,12 @@ async def test_idempotent_remix(client: httpx.AsyncClient, mock: MockDeerAPI) ->
     assert set(second.json()) == REMIX_FIELDS
     assert (await client.post(url, json={"prompt": "y"}, headers=headers)).status_code == 409
     assert len(mock.paid_jobs) == 1
-    # the replay survives deletion of the job: the original answer comes back
+    # once the job is deleted the key answers 409 (never an id that answers 404, never a new job)
     await client.delete(f"/v1/videos/{first.json()['id']}")
     again = await client.post(url, json={"prompt": "x"}, headers=headers)
-    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "idempotency_key_job_deleted"
+    assert len(mock.paid_jobs) == 1
 
 
 async def test_request_log_and_ids(client: httpx.AsyncClient, mock: MockDeerAPI) -> None:

@@ -38,7 +38,8 @@ otherwise):
   ``Accept-Ranges: bytes`` always; ``Range: bytes=N-``/``N-M``/``-S`` answers 206 with
   ``Content-Range``; 409 before completion; 404 unknown id.
 - Idempotency: the same ``Idempotency-Key`` and body on create/remix returns the same job
-  (header ``Idempotent-Replayed: true``; never a second paid job); another body answers 409.
+  (header ``Idempotent-Replayed: true``; never a second paid job); another body answers 409,
+  and so does a key whose job was deleted since.
 - Every response carries ``X-Request-Id: req_<32 hex>``; ``mock.requests`` logs
   ``(method, path, status, request_id)`` (status 0: connection cut).
 - Faults: see :class:`Fault`. Planted defects: see :data:`DEFECTS`.

@@ -104,7 +104,7 @@ class MockDeerAPI:
             self._random = random.Random(self._seed) if self._seed is not None else None
             self._videos: dict[str, MockVideo] = {}
             self._positions: dict[str, tuple[float, int]] = {}
-            self._idempotency: dict[str, tuple[tuple[Any, ...], str, str, dict[str, Any]]] = {}
+            self._idempotency: dict[str, tuple[tuple[Any, ...], str, str]] = {}
             self._pending_failures: list[JobFailure] = []
             self._seq = 0
             self.paid_jobs: list[MockVideo] = []
@@ -278,7 +278,7 @@ class MockDeerAPI:
             if "ignore_idempotency" in self.defects:
                 key = None
             if key is not None and key in self._idempotency:
-                stored_fp, video_id, stored_shape, original = self._idempotency[key]
+                stored_fp, video_id, stored_shape = self._idempotency[key]
                 if stored_fp != fingerprint:
                     return error_reply(
                         409,
@@ -288,7 +288,16 @@ class MockDeerAPI:
                         code="idempotency_key_reused",
                     )
                 replay = self._videos.get(video_id)
-                body = self._render(replay, stored_shape) if replay is not None else original
+                if replay is None:
+                    # Replaying the answer would hand out an id that now answers 404.
+                    return error_reply(
+                        409,
+                        f"The job created for this Idempotency-Key ({video_id}) was deleted; "
+                        "use a new key to start another job.",
+                        param="Idempotency-Key",
+                        code="idempotency_key_job_deleted",
+                    )
+                body = self._render(replay, stored_shape)
                 return Reply(200, body, headers=[("idempotent-replayed", "true")])
             source: MockVideo | None = None
             if source_id is not None:
@@ -340,7 +349,7 @@ class MockDeerAPI:
             self.paid_jobs.append(video)
             body = self._render(video, shape)
             if key is not None:
-                self._idempotency[key] = (fingerprint, video.id, shape, dict(body))
+                self._idempotency[key] = (fingerprint, video.id, shape)
             return Reply(200, body)
 
     def _retrieve(self, video_id: str) -> Reply:
