@@ -14,6 +14,9 @@ DEFECTS = {
     "server_error_on_valid": ("GET /v1/videos", "not_a_server_error"),
     "accept_invalid_input": ("POST /v1/videos", "negative_data_rejection"),
     "delete_noop": ("DELETE /v1/videos/{video_id}", "use_after_free"),
+    # Further defects the mock offers:
+    "missing_required_field": ("GET /v1/videos/{video_id}", "response_schema_conformance"),
+    "wrong_content_type": ("GET /v1/videos/{video_id}/content", "content_type_conformance"),
 }
 
 

@@ -4,8 +4,8 @@
   examples and coverage cases run as hypothesis' explicit examples, then fuzzed cases, in positive
   and negative mode, each through ``case.call_and_validate()`` (every check).
 - ``TestStatefulWorkflow``: hypothesis state machine built from the spec's links
-  (``schema.as_state_machine()``); the mock's jobs advance on each retrieve, so remix and
-  content run in their success paths, which ``test_stateful_success_paths`` asserts.
+  (``schema.as_state_machine()``); each step drives the mock's clock, so jobs complete and remix
+  and content run in their success paths, which ``test_stateful_success_paths`` asserts.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from deerapi_videos.conformance._hooks import install_false_report_filters
 from hypothesis import settings
 from schemathesis.config import SchemathesisConfig
 
-from .conftest import API_KEY, HYPOTHESIS, PROFILE, new_mock
+from .conftest import API_KEY, HYPOTHESIS, JOB_DURATION, PROFILE, new_mock
 
 MOCK = new_mock()
 
@@ -51,6 +51,18 @@ STATEFUL_STATUSES: Counter[tuple[str, int]] = Counter()
 
 
 class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+    def setup(self) -> None:
+        # Every scenario starts from an empty mock: hypothesis replays scenarios (shrinking,
+        # the explicit phase) and needs the same answers each time.
+        MOCK.reset()
+
+    def before_call(self, case: schemathesis.Case[Any]) -> None:
+        # Drive the mock's clock: every step ages the jobs by half their duration, so a job is
+        # `in_progress` on the step after its creation (content/remix answer 409) and
+        # `completed` one step later (their success paths).
+        MOCK.clock.advance(JOB_DURATION / 2)
+        super().before_call(case)
+
     def after_call(self, response: Any, case: schemathesis.Case[Any]) -> None:
         super().after_call(response, case)
         STATEFUL_STATUSES[(case.operation.label, response.status_code)] += 1
