@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -378,3 +379,24 @@ def test_console_script_runs() -> None:
 def test_key_never_in_output(served: Served, tmp_path: Path) -> None:
     result = served.invoke("create", "x", "--output", str(tmp_path / "v.mp4"))
     assert API_KEY not in result.output
+
+
+def test_error_is_one_line_in_a_real_process(served: Served) -> None:
+    """Outside pytest's log capture: the client's failure log must not add a second line."""
+    env = {**os.environ, "DEERAPI_KEY": API_KEY, "DEERAPI_BASE_URL": served.base_url}
+    code = "from deerapi_videos.cli import main; main(['get', 'video_missing'])"
+    probe = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert probe.returncode == 1
+    (line,) = probe.stderr.strip().splitlines()
+    assert line.startswith("error: HTTP 404") and served.mock.requests[-1].request_id in line
+    verbose = subprocess.run(
+        [sys.executable, "-c", code.replace("['get'", "['-v', 'get'")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert len(verbose.stderr.strip().splitlines()) >= 2  # -v shows the client's log too
+    assert API_KEY not in verbose.stderr

@@ -8,6 +8,7 @@ video id to resume with.
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import sys
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 SECONDS_CHOICES = ("4", "8", "12")
 SIZE_CHOICES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
 VARIANT_CHOICES = ("video", "thumbnail", "spritesheet")
+_LOG_HANDLER_NAME = "deerapi-videos-cli"
 _VARIANT_SUFFIX = {"video": ".mp4", "thumbnail": ".webp", "spritesheet": ".jpg"}
 
 
@@ -152,6 +154,23 @@ def _downloaded(path: Path, video_id: str, variant: str) -> None:
     )
 
 
+def _configure_logging(verbose: int) -> None:
+    """The client logs every failure with its request id; the CLI already prints that as its
+    one error line, so the log stays silent unless ``-v`` asks for it."""
+    log = logging.getLogger("deerapi_videos")
+    for old in [h for h in log.handlers if h.get_name() == _LOG_HANDLER_NAME]:
+        log.removeHandler(old)
+    handler: logging.Handler
+    if verbose:
+        handler = logging.StreamHandler()  # stderr
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        log.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    else:
+        handler = logging.NullHandler()  # keeps logging's last-resort handler from printing
+    handler.set_name(_LOG_HANDLER_NAME)
+    log.addHandler(handler)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--api-key",
@@ -182,6 +201,12 @@ def _downloaded(path: Path, video_id: str, variant: str) -> None:
     metavar="SECONDS",
     help="How long --wait waits for a job before giving up [default: the client's].",
 )
+@click.option(
+    "--verbose",
+    "-v",
+    count=True,
+    help="Log the client's requests and retries to stderr (-v: info, -vv: debug).",
+)
 @click.version_option(package_name="deerapi-videos", prog_name="deerapi-videos")
 @click.pass_context
 def cli(
@@ -191,12 +216,14 @@ def cli(
     json_mode: bool,
     progress: bool | None,
     timeout: float | None,
+    verbose: int,
 ) -> None:
     """Create, watch, download and manage Sora 2 videos through DeerAPI.
 
     The key comes from --api-key or DEERAPI_KEY. `deerapi-videos conformance` checks an API
     (by default the bundled mock) against the OpenAPI document.
     """
+    _configure_logging(verbose)
     output = Output(json_mode=json_mode)
     if progress is not None:
         output.interactive = progress

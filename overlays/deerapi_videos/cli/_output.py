@@ -140,7 +140,10 @@ class Output:
             for data in items:
                 click.echo("\t".join(str(data.get(c, "")) for c in _VIDEO_COLUMNS))
             return
-        table = Table(*_VIDEO_COLUMNS)
+        table = Table()
+        for column in _VIDEO_COLUMNS:
+            # The id is what every other command takes: never shortened.
+            table.add_column(column, no_wrap=column == "id", overflow="fold")
         for data in items:
             table.add_row(*(str(data.get(c, "")) for c in _VIDEO_COLUMNS))
         self.out.print(table)
