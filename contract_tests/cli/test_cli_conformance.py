@@ -250,3 +250,37 @@ def test_live_run_without_a_key_is_a_usage_error(
     result = run(tmp_path, "--base-url", base_url, "--yes")
     assert result.exit_code == 2 and "DEERAPI_KEY" in result.stderr
     assert mock.requests == []
+
+
+@pytest.mark.parametrize(("answer", "exit_code", "jobs"), [("n\n", 2, 0), ("y\n", 0, 1)])
+def test_live_run_asks_at_a_terminal(
+    tmp_path: Path,
+    live_like: tuple[MockDeerAPI, str],
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    exit_code: int,
+    jobs: int,
+) -> None:
+    from deerapi_videos.cli import _conformance
+
+    monkeypatch.setattr(_conformance, "stdin_is_interactive", lambda: True)
+    mock, base_url = live_like
+    result = CliRunner().invoke(
+        cli,
+        [
+            "conformance",
+            "--base-url",
+            base_url,
+            *QUICK,
+            "--report",
+            str(tmp_path / "r.md"),
+            "--junit",
+            str(tmp_path / "r.xml"),
+        ],
+        env={"DEERAPI_KEY": API_KEY, "DEERAPI_BASE_URL": None},
+        input=answer,
+        catch_exceptions=False,
+    )
+    assert result.exit_code == exit_code, result.output
+    assert "Start the live check? [y/N]" in result.stderr
+    assert len(mock.paid_jobs) == jobs

@@ -38,6 +38,11 @@ PHASES = ("examples", "coverage", "fuzzing", "stateful")
 _EXTRA_HINT = "pip install 'deerapi-videos[test]'"
 
 
+def stdin_is_interactive() -> bool:
+    """Whether someone can answer the confirmation prompt."""
+    return sys.stdin.isatty()
+
+
 class NotRun(click.ClickException):
     """The check could not run; exits 3."""
 
@@ -342,7 +347,7 @@ def conformance(
         out.note(f"Live conformance check against {target}")
         out.note(_budget_text(budget_obj, CHEAPEST_SETTINGS, video_id))
         if not yes:
-            if not sys.stdin.isatty():
+            if not stdin_is_interactive():
                 out.note(
                     "error: refusing to start paid jobs without confirmation; "
                     "pass --yes to run non-interactively (see the budget above)"
