@@ -227,3 +227,10 @@ async def test_unknown_paths_and_methods(raw_client: httpx.AsyncClient) -> None:
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, DELETE"
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_the_spec_is_served_without_auth(raw_client: httpx.AsyncClient) -> None:
+    raw_client.headers.pop("Authorization")
+    response = await raw_client.get("/openapi.yaml")
+    assert response.status_code == 200
+    assert response.text.startswith("openapi: 3.1")

@@ -42,6 +42,8 @@ otherwise):
   and so does a key whose job was deleted since.
 - Every response carries ``X-Request-Id: req_<32 hex>``; ``mock.requests`` logs
   ``(method, path, status, request_id)`` (status 0: connection cut).
+- ``GET /openapi.yaml`` (no auth) serves the spec, so ``schemathesis run <base>/openapi.yaml``
+  works against a served mock.
 - Faults: see :class:`Fault`. Planted defects: see :data:`DEFECTS`.
 """
 

@@ -35,6 +35,8 @@ __all__ = ["ABORT_EXTENSION", "MockApp", "route"]
 #: callable (the loopback server does); without it a drop raises ``httpx.RemoteProtocolError``.
 ABORT_EXTENSION = "deerapi_videos.mock.abort"
 
+#: Where the app serves ``openapi.yaml`` (no auth), e.g. for ``schemathesis run <url>``.
+SPEC_PATH = "/openapi.yaml"
 SECONDS = ("4", "8", "12")
 SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
 VARIANTS = ("video", "thumbnail", "spritesheet")
@@ -180,6 +182,13 @@ class MockApp:
         log_path = str(scope["path"])
         operation, video_id, allowed = route(method, path)
 
+        if path == SPEC_PATH and method == "GET":
+            from deerapi_videos._spec import spec_path
+
+            reply = Reply(200, media_type="application/yaml", body=spec_path().read_bytes())
+            await self._send(scope, receive, send, reply, request_id)
+            mock._record(method, log_path, reply.status, request_id)
+            return
         if operation is None:
             if allowed:
                 reply = error_reply(
@@ -203,6 +212,9 @@ class MockApp:
         for fault in faults:
             if fault.kind == "drop_before" and fault.consume():
                 mock._record(method, log_path, 0, request_id)
+                # Read the body first: closing a socket with unread data sends a reset, and the
+                # client should see a clean "disconnected without a response".
+                await self._drain(receive)
                 await self._drop(scope, receive)
                 return
         for fault in faults:
@@ -283,6 +295,13 @@ class MockApp:
                 for video in videos:
                     video.update(fault.fields)
         return payload
+
+    @staticmethod
+    async def _drain(receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
 
     async def _drop(self, scope: Scope, receive: Receive) -> None:
         abort = (scope.get("extensions") or {}).get(ABORT_EXTENSION)
