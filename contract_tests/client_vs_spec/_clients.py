@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-
 from deerapi_videos import AsyncDeerAPI, DeerAPI
 
 from contract_tests.client_vs_spec._support import API_KEY, BASE_URL
@@ -39,7 +38,9 @@ def default_answer(request: httpx.Request) -> httpx.Response:
     if request.method == "GET" and path == "/v1/videos":
         return httpx.Response(200, json={"object": "list", "data": [VIDEO], "has_more": False})
     if request.method == "DELETE":
-        return httpx.Response(200, json={"id": "video_123", "object": "video.deleted", "deleted": True})
+        return httpx.Response(
+            200, json={"id": "video_123", "object": "video.deleted", "deleted": True}
+        )
     if path.endswith("/content"):
         return httpx.Response(200, content=MP4, headers={"content-type": "video/mp4"})
     return httpx.Response(200, json=VIDEO, headers={"x-request-id": "req_1"})
@@ -82,7 +83,10 @@ def call(
     transport = httpx.MockTransport(handler)
     if flavour == "sync":
         with DeerAPI(
-            api_key=API_KEY, base_url=BASE_URL, http_client=httpx.Client(transport=transport), **options
+            api_key=API_KEY,
+            base_url=BASE_URL,
+            http_client=httpx.Client(transport=transport),
+            **options,
         ) as client:
             result = getattr(client.videos, method)(*args, **kwargs)
             return list(result) if method == "list" else result

@@ -119,7 +119,8 @@ def json_from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
         draft=CANONICALIZE_DRAFT_BY_VALIDATOR[jsonschema_rs.Draft202012Validator],
         formats={},
         alphabet=Alphabet(allow_x00=True, codec="utf-8"),
-        whole_floats=False,  # integers as ints: 1.0 is a JSON Schema integer, but no server sends it
+        # Integers as ints: 1.0 is a JSON Schema integer too, but servers send 1.
+        whole_floats=False,
     )
 
 
@@ -136,7 +137,10 @@ def validator(spec: dict[str, Any], name: str) -> jsonschema.Draft202012Validato
 
 
 def errors_of(v: jsonschema.Draft202012Validator, instance: Any) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in v.iter_errors(instance)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+        for e in v.iter_errors(instance)
+    ]
 
 
 # -- multipart -----------------------------------------------------------------------------------
@@ -288,7 +292,10 @@ def check_request(
     # Auth (components.securitySchemes.bearerAuth).
     auth = request.headers.get_list("authorization")
     if auth != [f"Bearer {api_key}"]:
-        problems.append(f"Authorization is {['<redacted>' if api_key in a else a for a in auth]}, not one 'Bearer <key>'")
+        problems.append(
+            f"Authorization is {['<redacted>' if api_key in a else a for a in auth]}, "
+            "not one 'Bearer <key>'"
+        )
 
     params = _parameters(spec, matched.path, op)
     declared_query = {p["name"]: p for p in params if p["in"] == "query"}
@@ -299,7 +306,9 @@ def check_request(
             if value is None:
                 problems.append(f"path parameter {p['name']} missing")
                 continue
-            problems += [f"path {p['name']}: {e}" for e in errors_of(_param_validator(schema), value)]
+            problems += [
+                f"path {p['name']}: {e}" for e in errors_of(_param_validator(schema), value)
+            ]
         elif p["in"] == "header":
             values = request.headers.get_list(p["name"])
             if len(values) > 1:
@@ -333,7 +342,9 @@ def check_request(
     request_body = op.get("requestBody")
     if request_body is None:
         if body:
-            problems.append(f"{request.method} {matched.path} has no request body, sent {len(body)} bytes")
+            problems.append(
+                f"{request.method} {matched.path} has no request body, sent {len(body)} bytes"
+            )
         return problems
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";")[0].strip().lower()
@@ -387,7 +398,9 @@ def check_request(
 
 def form_fields(request: httpx.Request) -> dict[str, Part]:
     """The multipart parts of a (conforming) create request, by field name."""
-    return {p.name or "": p for p in parse_multipart(request.headers["content-type"], request.content)}
+    return {
+        p.name or "": p for p in parse_multipart(request.headers["content-type"], request.content)
+    }
 
 
 # -- images for input_reference -------------------------------------------------------------------
@@ -401,7 +414,12 @@ def png(width: int, height: int) -> bytes:
     """A small PNG header whose IHDR says ``width`` x ``height`` (pixels are not decoded)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00\x00\x00\x00")
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def jpeg(width: int, height: int) -> bytes:
@@ -431,24 +449,27 @@ HOSTILE_SNIPPETS = [
     "Content-Type: image/png\r\n",
     '{"prompt": "override", "model": "x"}',
     "%22%0D%0A",
-    "\\\"\\",
+    '\\"\\',
     "\x00",
     "\u202e\u2066RTL\u2069",
     "🐈‍⬛🎹",
-    "ｆｕｌｌ ｗｉｄｔｈ",
+    "\uff46\uff55\uff4c\uff4c \uff57\uff49\uff44\uff54\uff48",  # full-width letters
     "a" * 5000,
 ]
 
 hostile_text = st.lists(
-    st.one_of(st.sampled_from(HOSTILE_SNIPPETS), st.text(st.characters(codec="utf-8"), max_size=40)),
+    st.one_of(
+        st.sampled_from(HOSTILE_SNIPPETS), st.text(st.characters(codec="utf-8"), max_size=40)
+    ),
     min_size=1,
     max_size=4,
 ).map("".join)
 
 #: Prompts the spec allows that the client also accepts (it rejects whitespace-only ones).
-prompts = st.one_of(st.text(st.characters(codec="utf-8"), min_size=1, max_size=60), hostile_text).filter(
-    lambda s: s.strip() != ""
-)
+prompts = st.one_of(
+    st.text(st.characters(codec="utf-8"), min_size=1, max_size=60), hostile_text
+).filter(lambda s: s.strip() != "")
+
 
 #: Non-empty model strings, the spec's known IDs first.
 def model_ids(spec: dict[str, Any]) -> st.SearchStrategy[str]:

@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from deerapi_videos_generated.api.videos import create_video, list_videos, remix_video
+from deerapi_videos_generated.models.create_video_request import CreateVideoRequest
 
 from contract_tests.client_vs_spec._clients import Recorder, call
 from contract_tests.client_vs_spec._support import (
@@ -25,12 +27,16 @@ from contract_tests.client_vs_spec._support import (
     parse_multipart,
 )
 from contract_tests.paths import SPEC_PATH
-from deerapi_videos_generated.api.videos import create_video, list_videos, remix_video
-from deerapi_videos_generated.models.create_video_request import CreateVideoRequest
 
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
 PNG = IMAGE_MAKERS["image/png"](720, 1280)
-CREATE = {"prompt": "a cat", "model": "sora-2", "seconds": "4", "size": "720x1280", "input_reference": PNG}
+CREATE = {
+    "prompt": "a cat",
+    "model": "sora-2",
+    "seconds": "4",
+    "size": "720x1280",
+    "input_reference": PNG,
+}
 
 
 def _captured(method: str, *args: Any, **kwargs: Any) -> httpx.Request:
@@ -123,14 +129,79 @@ def _limit_zero(original: Callable[..., Any]) -> Callable[..., Any]:
     return get_kwargs
 
 
-PLANTS: list[tuple[str, Any, str, Callable[..., Any], str, tuple[Any, ...], dict[str, Any], str]] = [
-    ("drop-filename", CreateVideoRequest, "to_multipart", _drop_filename, "create", (), CREATE, "has no filename"),
-    ("octet-stream", CreateVideoRequest, "to_multipart", _octet_stream, "create", (), CREATE, "Content-Type 'application/octet-stream'"),
-    ("injected-field", CreateVideoRequest, "to_multipart", _extra_field, "create", (), CREATE, "sent twice"),
-    ("wrong-path", create_video, "_get_kwargs", _wrong_path, "create", (), CREATE, "no such operation"),
-    ("bad-idempotency-key", create_video, "_get_kwargs", _bad_key, "create", (), CREATE, "header Idempotency-Key"),
-    ("no-idempotency-key", remix_video, "_get_kwargs", _no_key, "remix", ("video_1",), {"prompt": "cry"}, "without an Idempotency-Key"),
-    ("remix-extra-field", remix_video, "_get_kwargs", _json_extra, "remix", ("video_1",), {"prompt": "cry"}, "Additional properties"),
+PLANTS: list[
+    tuple[str, Any, str, Callable[..., Any], str, tuple[Any, ...], dict[str, Any], str]
+] = [
+    (
+        "drop-filename",
+        CreateVideoRequest,
+        "to_multipart",
+        _drop_filename,
+        "create",
+        (),
+        CREATE,
+        "has no filename",
+    ),
+    (
+        "octet-stream",
+        CreateVideoRequest,
+        "to_multipart",
+        _octet_stream,
+        "create",
+        (),
+        CREATE,
+        "Content-Type 'application/octet-stream'",
+    ),
+    (
+        "injected-field",
+        CreateVideoRequest,
+        "to_multipart",
+        _extra_field,
+        "create",
+        (),
+        CREATE,
+        "sent twice",
+    ),
+    (
+        "wrong-path",
+        create_video,
+        "_get_kwargs",
+        _wrong_path,
+        "create",
+        (),
+        CREATE,
+        "no such operation",
+    ),
+    (
+        "bad-idempotency-key",
+        create_video,
+        "_get_kwargs",
+        _bad_key,
+        "create",
+        (),
+        CREATE,
+        "header Idempotency-Key",
+    ),
+    (
+        "no-idempotency-key",
+        remix_video,
+        "_get_kwargs",
+        _no_key,
+        "remix",
+        ("video_1",),
+        {"prompt": "cry"},
+        "without an Idempotency-Key",
+    ),
+    (
+        "remix-extra-field",
+        remix_video,
+        "_get_kwargs",
+        _json_extra,
+        "remix",
+        ("video_1",),
+        {"prompt": "cry"},
+        "Additional properties",
+    ),
     ("list-bad-query", list_videos, "_get_kwargs", _limit_zero, "list", (), {}, "query limit"),
 ]
 
@@ -158,10 +229,16 @@ def test_defect_planted_in_the_client_is_reported(
 # -- mutations of a captured, conforming request ---------------------------------------------------
 
 
-def _rebuild_create(request: httpx.Request, edit: Callable[[list[Any]], list[Any]]) -> httpx.Request:
+def _rebuild_create(
+    request: httpx.Request, edit: Callable[[list[Any]], list[Any]]
+) -> httpx.Request:
     parts = parse_multipart(request.headers["content-type"], request.content)
     files = [(p.name, (p.filename, p.data, p.content_type)) for p in parts]
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in ("content-type", "content-length")}
+    headers = {
+        k: v
+        for k, v in request.headers.items()
+        if k.lower() not in ("content-type", "content-length")
+    }
     return httpx.Request(request.method, request.url, files=edit(files), headers=headers)
 
 
@@ -182,31 +259,152 @@ def _with_url(request: httpx.Request, url: str) -> httpx.Request:
 
 MUTATIONS: list[tuple[str, str, Callable[[httpx.Request], httpx.Request], str]] = [
     ("no-auth", "create", lambda r: _with_headers(r, authorization=None), "Authorization"),
-    ("basic-auth", "create", lambda r: _with_headers(r, authorization="Basic eDp5"), "Authorization"),
-    ("other-key", "retrieve", lambda r: _with_headers(r, authorization="Bearer sk-other"), "Authorization"),
-    ("put-method", "create", lambda r: httpx.Request("PUT", r.url, content=r.content, headers=r.headers), "no such operation"),
-    ("http-scheme", "retrieve", lambda r: _with_url(r, str(r.url).replace("https://", "http://")), "not the base URL"),
-    ("empty-prompt", "create", lambda r: _rebuild_create(r, lambda f: [("prompt", (None, b"", "text/plain")), *f[1:]]), "body prompt"),
-    ("bad-seconds", "create", lambda r: _rebuild_create(r, lambda f: [f[0], ("seconds", (None, b"5", "text/plain"))]), "body seconds"),
-    ("unknown-field", "create", lambda r: _rebuild_create(r, lambda f: [*f, ("quality", (None, b"hd", "text/plain"))]), "Additional properties"),
-    ("prompt-as-file", "create", lambda r: _rebuild_create(r, lambda f: [("prompt", ("p.txt", b"cat", "text/plain"))]), "sent as a file"),
-    ("no-prompt", "create", lambda r: _rebuild_create(r, lambda f: [("model", (None, b"sora-2", "text/plain"))]), "'prompt' is a required property"),
-    ("gif-image", "create", lambda r: _rebuild_create(r, lambda f: [f[0], ("input_reference", ("a.gif", b"GIF89a", "image/gif"))]), "not one of"),
-    ("form-remix", "remix", lambda r: httpx.Request("POST", r.url, data={"prompt": "x"}, headers={"authorization": f"Bearer {API_KEY}", "idempotency-key": "k"}), "Content-Type"),
-    ("remix-no-prompt", "remix", lambda r: httpx.Request("POST", r.url, json={"model": "sora-2"}, headers={"authorization": f"Bearer {API_KEY}", "idempotency-key": "k"}), "'prompt' is a required property"),
-    ("remix-not-json", "remix", lambda r: _with_url(httpx.Request("POST", r.url, content=b"{prompt:", headers=r.headers), str(r.url)), "does not parse"),
-    ("get-with-body", "retrieve", lambda r: httpx.Request("GET", r.url, content=b"{}", headers=r.headers), "has no request body"),
-    ("limit-too-big", "list", lambda r: _with_url(r, "https://api.deerapi.com/v1/videos?limit=101"), "query limit"),
-    ("limit-not-int", "list", lambda r: _with_url(r, "https://api.deerapi.com/v1/videos?limit=ten"), "query limit"),
-    ("order-unknown", "list", lambda r: _with_url(r, "https://api.deerapi.com/v1/videos?order=random"), "query order"),
-    ("after-empty", "list", lambda r: _with_url(r, "https://api.deerapi.com/v1/videos?after="), "query after"),
-    ("limit-twice", "list", lambda r: _with_url(r, "https://api.deerapi.com/v1/videos?limit=1&limit=2"), "sent 2 times"),
-    ("variant-unknown", "download_content", lambda r: _with_url(r, "https://api.deerapi.com/v1/videos/v1/content?variant=gif"), "query variant"),
-    ("empty-id", "retrieve", lambda r: _with_url(r, "https://api.deerapi.com/v1/videos/"), "no such operation"),
+    (
+        "basic-auth",
+        "create",
+        lambda r: _with_headers(r, authorization="Basic eDp5"),
+        "Authorization",
+    ),
+    (
+        "other-key",
+        "retrieve",
+        lambda r: _with_headers(r, authorization="Bearer sk-other"),
+        "Authorization",
+    ),
+    (
+        "put-method",
+        "create",
+        lambda r: httpx.Request("PUT", r.url, content=r.content, headers=r.headers),
+        "no such operation",
+    ),
+    (
+        "http-scheme",
+        "retrieve",
+        lambda r: _with_url(r, str(r.url).replace("https://", "http://")),
+        "not the base URL",
+    ),
+    (
+        "empty-prompt",
+        "create",
+        lambda r: _rebuild_create(r, lambda f: [("prompt", (None, b"", "text/plain")), *f[1:]]),
+        "body prompt",
+    ),
+    (
+        "bad-seconds",
+        "create",
+        lambda r: _rebuild_create(r, lambda f: [f[0], ("seconds", (None, b"5", "text/plain"))]),
+        "body seconds",
+    ),
+    (
+        "unknown-field",
+        "create",
+        lambda r: _rebuild_create(r, lambda f: [*f, ("quality", (None, b"hd", "text/plain"))]),
+        "Additional properties",
+    ),
+    (
+        "prompt-as-file",
+        "create",
+        lambda r: _rebuild_create(r, lambda f: [("prompt", ("p.txt", b"cat", "text/plain"))]),
+        "sent as a file",
+    ),
+    (
+        "no-prompt",
+        "create",
+        lambda r: _rebuild_create(r, lambda f: [("model", (None, b"sora-2", "text/plain"))]),
+        "'prompt' is a required property",
+    ),
+    (
+        "gif-image",
+        "create",
+        lambda r: _rebuild_create(
+            r, lambda f: [f[0], ("input_reference", ("a.gif", b"GIF89a", "image/gif"))]
+        ),
+        "not one of",
+    ),
+    (
+        "form-remix",
+        "remix",
+        lambda r: httpx.Request(
+            "POST",
+            r.url,
+            data={"prompt": "x"},
+            headers={"authorization": f"Bearer {API_KEY}", "idempotency-key": "k"},
+        ),
+        "Content-Type",
+    ),
+    (
+        "remix-no-prompt",
+        "remix",
+        lambda r: httpx.Request(
+            "POST",
+            r.url,
+            json={"model": "sora-2"},
+            headers={"authorization": f"Bearer {API_KEY}", "idempotency-key": "k"},
+        ),
+        "'prompt' is a required property",
+    ),
+    (
+        "remix-not-json",
+        "remix",
+        lambda r: _with_url(
+            httpx.Request("POST", r.url, content=b"{prompt:", headers=r.headers), str(r.url)
+        ),
+        "does not parse",
+    ),
+    (
+        "get-with-body",
+        "retrieve",
+        lambda r: httpx.Request("GET", r.url, content=b"{}", headers=r.headers),
+        "has no request body",
+    ),
+    (
+        "limit-too-big",
+        "list",
+        lambda r: _with_url(r, "https://api.deerapi.com/v1/videos?limit=101"),
+        "query limit",
+    ),
+    (
+        "limit-not-int",
+        "list",
+        lambda r: _with_url(r, "https://api.deerapi.com/v1/videos?limit=ten"),
+        "query limit",
+    ),
+    (
+        "order-unknown",
+        "list",
+        lambda r: _with_url(r, "https://api.deerapi.com/v1/videos?order=random"),
+        "query order",
+    ),
+    (
+        "after-empty",
+        "list",
+        lambda r: _with_url(r, "https://api.deerapi.com/v1/videos?after="),
+        "query after",
+    ),
+    (
+        "limit-twice",
+        "list",
+        lambda r: _with_url(r, "https://api.deerapi.com/v1/videos?limit=1&limit=2"),
+        "sent 2 times",
+    ),
+    (
+        "variant-unknown",
+        "download_content",
+        lambda r: _with_url(r, "https://api.deerapi.com/v1/videos/v1/content?variant=gif"),
+        "query variant",
+    ),
+    (
+        "empty-id",
+        "retrieve",
+        lambda r: _with_url(r, "https://api.deerapi.com/v1/videos/"),
+        "no such operation",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("method", "mutate", "expected"), [m[1:] for m in MUTATIONS], ids=[m[0] for m in MUTATIONS])
+@pytest.mark.parametrize(
+    ("method", "mutate", "expected"), [m[1:] for m in MUTATIONS], ids=[m[0] for m in MUTATIONS]
+)
 def test_mutated_request_is_reported(
     method: str, mutate: Callable[[httpx.Request], httpx.Request], expected: str, tmp_path: Any
 ) -> None:
@@ -231,8 +429,13 @@ def test_mutated_request_is_reported(
 def test_multipart_parser_rejects_smuggled_structure() -> None:
     """The parser is strict: a part with a stray header or no separator is an error."""
     boundary = "b0undary"
-    ok = f'--{boundary}\r\nContent-Disposition: form-data; name="prompt"\r\n\r\ncat\r\n--{boundary}--\r\n'
-    assert [p.data for p in parse_multipart(f"multipart/form-data; boundary={boundary}", ok.encode())] == [b"cat"]
+    ok = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="prompt"\r\n\r\n'
+        f"cat\r\n--{boundary}--\r\n"
+    )
+    assert [
+        p.data for p in parse_multipart(f"multipart/form-data; boundary={boundary}", ok.encode())
+    ] == [b"cat"]
     bad = [
         ok.replace("Content-Disposition", "X-Injected: 1\r\nContent-Disposition"),
         ok.replace('name="prompt"', 'name="prompt"; name="model"'),

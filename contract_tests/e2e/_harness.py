@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-
 from deerapi_videos import AsyncDeerAPI, DeerAPI
 from deerapi_videos.mock import MockDeerAPI
 
@@ -85,17 +84,24 @@ def refuse_first(method: str, path_suffix: str, times: int = 1) -> Refuse:
     return refuse
 
 
-def sync_client(mock: MockDeerAPI, refuse: Refuse | None = None, **options: Any) -> tuple[DeerAPI, Any]:
+def sync_client(
+    mock: MockDeerAPI, refuse: Refuse | None = None, **options: Any
+) -> tuple[DeerAPI, Any]:
     transport: Any = SyncASGITransport(mock.app)
     if refuse is not None:
         transport = RefuseConnect(transport, refuse)
     client = DeerAPI(
-        api_key=API_KEY, base_url=IN_PROCESS_URL, http_client=httpx.Client(transport=transport), **options
+        api_key=API_KEY,
+        base_url=IN_PROCESS_URL,
+        http_client=httpx.Client(transport=transport),
+        **options,
     )
     return client, transport
 
 
-def async_client(mock: MockDeerAPI, refuse: Refuse | None = None, **options: Any) -> tuple[AsyncDeerAPI, Any]:
+def async_client(
+    mock: MockDeerAPI, refuse: Refuse | None = None, **options: Any
+) -> tuple[AsyncDeerAPI, Any]:
     transport: Any = httpx.ASGITransport(app=mock.app)
     if refuse is not None:
         transport = RefuseConnect(transport, refuse)

@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from contract_tests.e2e._harness import async_client, new_mock, refuse_first, sync_client
 from deerapi_videos import (
     DeerAPIError,
     InternalServerError,
@@ -35,6 +33,8 @@ from deerapi_videos import (
 )
 from deerapi_videos.mock import Fault, MockDeerAPI
 from deerapi_videos.mock._app import asset_for
+
+from contract_tests.e2e._harness import async_client, new_mock, refuse_first, sync_client
 
 OPS = {  # client method -> (operationId, HTTP method, path suffix)
     "create": ("createVideo", "POST", "/v1/videos"),
@@ -60,7 +60,9 @@ def _fault(name: str, op_id: str) -> Fault | None:
         "slow": lambda: Fault.slow(0.01, operations=op_id),
         "html_error_page": lambda: Fault.html_error(502, operations=op_id),
         "unknown_status": lambda: Fault.unknown_status("provider_pending", operations=op_id),
-        "extra_fields": lambda: Fault.extra_fields({"provider": "mock", "fps": 24}, operations=op_id),
+        "extra_fields": lambda: Fault.extra_fields(
+            {"provider": "mock", "fps": 24}, operations=op_id
+        ),
         "truncated_cut": lambda: Fault.truncate(10_000, operations=op_id),
         "truncated_short_body": lambda: Fault.truncate(10_000, operations=op_id, short_body=True),
     }[name]()
@@ -151,7 +153,9 @@ def _setup(fault: str, op: str, tmp: Path) -> Setup:
     return Setup(mock, source, args, kwargs)
 
 
-def _check(fault: str, op: str, s: Setup, result: Any, error: BaseException | None, refused: int, tmp: Path) -> None:
+def _check(
+    fault: str, op: str, s: Setup, result: Any, error: BaseException | None, refused: int, tmp: Path
+) -> None:
     exp = expected(fault, op)
     op_id = OPS[op][0]
     logged = s.logged if s.logged is not None else s.mock.requests_for(op_id)
@@ -187,7 +191,9 @@ def _check(fault: str, op: str, s: Setup, result: Any, error: BaseException | No
     if op in ("retrieve", "list", "create", "remix") and error is None:
         videos = result if isinstance(result, list) else [result]
         if fault == "unknown_status":
-            assert {str(getattr(v.status, "value", v.status)) for v in videos} == {"provider_pending"}
+            assert {str(getattr(v.status, "value", v.status)) for v in videos} == {
+                "provider_pending"
+            }
         if fault == "extra_fields":
             assert all(v.additional_properties == {"provider": "mock", "fps": 24} for v in videos)
     if op == "delete":
@@ -195,7 +201,11 @@ def _check(fault: str, op: str, s: Setup, result: Any, error: BaseException | No
     if op == "download_content":
         target = tmp / "video.mp4"
         assert not [p for p in tmp.iterdir() if p.name != "video.mp4"], "no temporary file left"
-        video = next(v for v in s.mock.paid_jobs + [s.mock.get(s.source)] if v is not None and v.id == s.source)
+        video = next(
+            v
+            for v in [*s.mock.paid_jobs, s.mock.get(s.source)]
+            if v is not None and v.id == s.source
+        )
         assert target.read_bytes() == asset_for(video, "video", s.mock.content_size).read()
         assert target.read_bytes()[4:8] == b"ftyp"
 
@@ -238,10 +248,14 @@ def _after_resend(s: Setup, video: Video) -> None:
     assert len(paid) == max(len(s.paid), 1) and len(set(paid)) == len(paid)
     assert video.id == paid[-1]
     if s.paid:
-        assert video.id == s.paid[0], "the re-send with the same key returns the job already started"
+        assert video.id == s.paid[0], (
+            "the re-send with the same key returns the job already started"
+        )
 
 
-async def _run_async(fault: str, op: str, tmp: Path) -> tuple[Setup, Any, BaseException | None, int]:
+async def _run_async(
+    fault: str, op: str, tmp: Path
+) -> tuple[Setup, Any, BaseException | None, int]:
     s = _setup(fault, op, tmp)
     _, method, suffix = OPS[op]
     refuse = refuse_first(method, suffix) if fault == "connect_refused" else None
@@ -283,5 +297,16 @@ def test_the_matrix_covers_every_fault_kind_and_operation() -> None:
     from deerapi_videos.mock import OPERATIONS
 
     assert {OPS[op][0] for _, op in CELLS} == set(OPERATIONS)
-    kinds = {_fault(f, "retrieveVideo").kind for f, _ in CELLS if _fault(f, "retrieveVideo") is not None}  # type: ignore[union-attr]
-    assert kinds == {"status", "slow", "drop_before", "drop_after", "truncate", "html_error", "unknown_status", "extra_fields"}
+    kinds = {
+        _fault(f, "retrieveVideo").kind for f, _ in CELLS if _fault(f, "retrieveVideo") is not None
+    }  # type: ignore[union-attr]
+    assert kinds == {
+        "status",
+        "slow",
+        "drop_before",
+        "drop_after",
+        "truncate",
+        "html_error",
+        "unknown_status",
+        "extra_fields",
+    }

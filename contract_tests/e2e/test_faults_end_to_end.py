@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from contract_tests.e2e._harness import API_KEY, async_client, new_mock, sync_client
 from deerapi_videos import (
     AsyncDeerAPI,
     DeerAPI,
@@ -19,6 +17,8 @@ from deerapi_videos import (
     VideoFailedError,
 )
 from deerapi_videos.mock import Fault
+
+from contract_tests.e2e._harness import API_KEY, async_client, new_mock, sync_client
 
 
 def _status(video: Video) -> str:
@@ -97,7 +97,10 @@ def test_loopback_read_timeout_on_post_is_job_may_exist() -> None:
 )
 def test_loopback_read_timeout_on_get_is_retried() -> None:
     mock = new_mock(job_duration=0)
-    with mock.serve() as base_url, DeerAPI(api_key=API_KEY, base_url=base_url, timeout=0.3) as client:
+    with (
+        mock.serve() as base_url,
+        DeerAPI(api_key=API_KEY, base_url=base_url, timeout=0.3) as client,
+    ):
         video = client.videos.create(prompt="a cat")
         mock.inject(Fault.slow(0.5, operations="retrieveVideo"))
         try:
@@ -165,7 +168,10 @@ def test_persistent_html_error_page_gives_internal_server_error(flavour: str) ->
     if flavour == "sync":
         client, _ = sync_client(mock)
         with client:
-            for call in (lambda: client.videos.retrieve(source), lambda: client.videos.create(prompt="x")):
+            for call in (
+                lambda: client.videos.retrieve(source),
+                lambda: client.videos.create(prompt="x"),
+            ):
                 try:
                     call()
                 except Exception as exc:
@@ -186,7 +192,9 @@ def test_persistent_html_error_page_gives_internal_server_error(flavour: str) ->
     assert type(get_error) is InternalServerError and get_error.status_code == 502
     assert "Bad Gateway" in get_error.error_message and get_error.request_id
     assert len(mock.requests_for("retrieveVideo")) == 3  # 1 + max_retries
-    assert isinstance(post_error, JobMayExistError) and isinstance(post_error.cause, InternalServerError)
+    assert isinstance(post_error, JobMayExistError) and isinstance(
+        post_error.cause, InternalServerError
+    )
     assert len(mock.requests_for("createVideo")) == 1 and mock.paid_jobs == []
 
 

@@ -8,15 +8,14 @@ testing switch turns its waits off, so nothing sleeps.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from deerapi_videos import AsyncDeerAPI, DeerAPI, NotFoundError, Video, VideoFailedError
+from deerapi_videos.mock import MockDeerAPI
 
 from contract_tests.client_vs_spec._support import png
 from contract_tests.e2e._harness import API_KEY, async_client, new_mock, sync_client
-from deerapi_videos import AsyncDeerAPI, DeerAPI, NotFoundError, Video, VideoFailedError
-from deerapi_videos.mock import MockDeerAPI
 
 MAGIC = {"video": (4, b"ftyp"), "thumbnail": (8, b"WEBP"), "spritesheet": (0, b"\xff\xd8\xff")}
 
@@ -55,7 +54,10 @@ def _check_end(mock: MockDeerAPI, video_id: str, remix_id: str) -> None:
 
 def run_sync(client: DeerAPI, mock: MockDeerAPI, tmp: Path) -> None:
     video = client.videos.create(
-        prompt="a cat on a piano", model="sora-2", seconds="4", size="720x1280",
+        prompt="a cat on a piano",
+        model="sora-2",
+        seconds="4",
+        size="720x1280",
         input_reference=("frame.png", png(720, 1280), "image/png"),
     )
     _check_created(video, mock)
@@ -81,7 +83,10 @@ def run_sync(client: DeerAPI, mock: MockDeerAPI, tmp: Path) -> None:
 
 async def run_async(client: AsyncDeerAPI, mock: MockDeerAPI, tmp: Path) -> None:
     video = await client.videos.create(
-        prompt="a cat on a piano", model="sora-2", seconds="4", size="720x1280",
+        prompt="a cat on a piano",
+        model="sora-2",
+        seconds="4",
+        size="720x1280",
         input_reference=("frame.png", png(720, 1280), "image/png"),
     )
     _check_created(video, mock)
@@ -89,7 +94,9 @@ async def run_async(client: AsyncDeerAPI, mock: MockDeerAPI, tmp: Path) -> None:
     done = await client.videos.poll(video.id, on_progress=seen.append)
     _check_polled(done, seen)
     for variant in MAGIC:
-        path = await client.videos.download_content(video.id, tmp / f"out.{variant}", variant=variant)
+        path = await client.videos.download_content(
+            video.id, tmp / f"out.{variant}", variant=variant
+        )
         _check_download(path, mock, video.id, variant)
     remix = await client.videos.remix(video.id, prompt="the cat takes a bow", model="sora-2")
     assert remix.remixed_from_video_id == video.id and remix.id != video.id
@@ -161,5 +168,3 @@ def test_resuming_after_a_crash_is_just_poll(tmp_path: Path) -> None:
         done = second.videos.poll(video.id)
     assert _status(done) == "completed"
     assert len(mock.requests_for("createVideo")) == 1 and len(mock.paid_jobs) == 1
-
-
