@@ -34,7 +34,10 @@ def _install(tmp: Path, *args: str) -> dict[str, object]:
     python = env_dir / "bin" / "python"
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *args],
-        cwd=ROOT, check=True, capture_output=True, text=True,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     # Run from a neutral directory so the checkout is not importable by accident.
     probe = subprocess.run(
