@@ -342,10 +342,10 @@ def render_markdown(
             first_line, _, rest = message.partition("\n")
             times = f" ({count} cases)" if count > 1 else ""
             out.append(f"- {_md_cell(first_line)}{times}")
+            out.append(f"  - Request id: `{failure.request_id or '(none returned)'}`")
             if rest.strip():
                 out += ["", "  ```text", *(f"  {line}" for line in rest.strip().splitlines())]
                 out += ["  ```", ""]
-            out.append(f"  - Request id: `{failure.request_id or '(none returned)'}`")
             if failure.curl:
                 out += ["", "  ```sh", f"  {redact(failure.curl, secrets)}", "  ```", ""]
         out.append("")
