@@ -99,7 +99,10 @@ class Report:
         cells = [
             (r.section, r.what, r.value, r.ratio, r.target, r.verdict, r.note) for r in self.rows
         ]
-        widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(heads)]
+        widths = [
+            max(len(h), *(len(c[i]) for c in cells)) if cells else len(h)
+            for i, h in enumerate(heads)
+        ]
         line = "| " + " | ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)) + " |"
         sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
         out = [line, sep]

@@ -52,12 +52,13 @@ async def _ticker(stalls: list[float], stop: asyncio.Event) -> None:
 
 def _http_client(gated: bool) -> object:
     import httpx
-
     from _gate import GatedTransport
 
     if not gated:
         return None
-    return httpx.AsyncClient(transport=GatedTransport(httpx.AsyncHTTPTransport(), 100), timeout=60.0)
+    return httpx.AsyncClient(
+        transport=GatedTransport(httpx.AsyncHTTPTransport(), 100), timeout=60.0
+    )
 
 
 async def run_ours(
@@ -66,7 +67,10 @@ async def run_ours(
     from deerapi_videos import AsyncDeerAPI
 
     async with AsyncDeerAPI(
-        api_key=API_KEY, base_url=base_url, timeout=60.0, http_client=_http_client(gated)  # type: ignore[arg-type]
+        api_key=API_KEY,
+        base_url=base_url,
+        timeout=60.0,
+        http_client=_http_client(gated),  # type: ignore[arg-type]
     ) as client:
 
         async def job(i: int) -> None:
@@ -84,7 +88,6 @@ async def run_httpx(
     base_url: str, port: int, n: int, workdir: Path, gated: bool
 ) -> dict[str, object]:
     import httpx
-
     from _gate import GatedTransport
 
     transport = GatedTransport(httpx.AsyncHTTPTransport(), 100) if gated else None
@@ -120,7 +123,9 @@ async def run_httpx(
                     interval = min(interval * 1.5, 10.0)
             target = workdir / f"job{i}.mp4"
             tmp = target.with_name(target.name + ".part")
-            async with client.stream("GET", f"/v1/videos/{video_id}/content", params={"variant": "video"}) as r:
+            async with client.stream(
+                "GET", f"/v1/videos/{video_id}/content", params={"variant": "video"}
+            ) as r:
                 r.raise_for_status()
                 with open(tmp, "wb") as f:
                     async for chunk in r.aiter_bytes():
@@ -132,7 +137,9 @@ async def run_httpx(
     return {"open_during": open_during}
 
 
-async def main_async(impl: str, base_url: str, port: int, n: int, workdir: Path) -> dict[str, object]:
+async def main_async(
+    impl: str, base_url: str, port: int, n: int, workdir: Path
+) -> dict[str, object]:
     stalls: list[float] = []
     stop = asyncio.Event()
     ticker = asyncio.create_task(_ticker(stalls, stop))

@@ -83,7 +83,9 @@ def main() -> None:
     client.close()
     size = target.stat().st_size
     peak = _peak_rss()
-    print(json.dumps({"elapsed": elapsed, "bytes": size, "peak_rss": peak, "rss_before": rss_before}))
+    print(
+        json.dumps({"elapsed": elapsed, "bytes": size, "peak_rss": peak, "rss_before": rss_before})
+    )
 
 
 if __name__ == "__main__":

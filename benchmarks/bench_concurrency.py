@@ -16,11 +16,29 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from _common import HERE, PYTHON, Report, child_server, env_for_child, median, ours_available, verdict
+from _common import (
+    HERE,
+    PYTHON,
+    Report,
+    child_server,
+    env_for_child,
+    median,
+    ours_available,
+    verdict,
+)
 
 JOBS = 500
 CONTENT = 256 * 1024
-MOCK_ARGS = ["--speed", "40", "--job-duration", "8", "--content-size", str(CONTENT), "--poll-after-ms", "50"]
+MOCK_ARGS = [
+    "--speed",
+    "40",
+    "--job-duration",
+    "8",
+    "--content-size",
+    str(CONTENT),
+    "--poll-after-ms",
+    "50",
+]
 NAMES = {
     "httpx": "raw httpx asyncio loop",
     "ours": "AsyncDeerAPI",
@@ -35,9 +53,21 @@ def _one(impl: str, jobs: int) -> dict[str, object]:
         stats_path = Path(d) / "stats.json"
         workdir = Path(d) / "out"
         workdir.mkdir()
-        with child_server([str(HERE / "_mock_server.py"), str(stats_path), *MOCK_ARGS]) as (base_url, port, _pid):
+        with child_server([str(HERE / "_mock_server.py"), str(stats_path), *MOCK_ARGS]) as (
+            base_url,
+            port,
+            _pid,
+        ):
             proc = subprocess.run(
-                [PYTHON, str(HERE / "_concurrency_worker.py"), impl, base_url, str(port), str(jobs), str(workdir)],
+                [
+                    PYTHON,
+                    str(HERE / "_concurrency_worker.py"),
+                    impl,
+                    base_url,
+                    str(port),
+                    str(jobs),
+                    str(workdir),
+                ],
                 capture_output=True,
                 text=True,
                 env=env_for_child(),
@@ -73,7 +103,9 @@ def run(report: Report, quick: bool) -> None:
         cpu = median([float(x["cpu"]) for x in rs])  # type: ignore[arg-type]
         stall = max(float(x["max_stall_ms"]) for x in rs)  # type: ignore[arg-type]
         p99 = median([float(x["p99_stall_ms"]) for x in rs])  # type: ignore[arg-type]
-        files_ok = all(x["files"] == jobs and x["sizes"] == [CONTENT] and not x["stray"] for x in rs)
+        files_ok = all(
+            x["files"] == jobs and x["sizes"] == [CONTENT] and not x["stray"] for x in rs
+        )
         left = [x["left_open"] for x in rs]
         during = rs[-1]["open_during"]
         reqs = rs[-1]["mock"]["requests"]  # type: ignore[index]
@@ -86,7 +118,7 @@ def run(report: Report, quick: bool) -> None:
             f"{wall:.2f} s ({jobs / wall:.0f} jobs/s)",
             ratio=f"{wall / base_wall:.2f}x",
             note=f"{rounds} run(s); files ok: {files_ok}; {total_reqs} requests "
-            f"({retrieves / jobs:.1f} retrieves/job){'; non-200: ' + str(non200) if non200 else ''}",
+            f"({retrieves / jobs:.1f} retrieves/job)" + (f"; non-200: {non200}" if non200 else ""),
         )
         report.add(
             "concurrency",

@@ -22,7 +22,11 @@ def _command() -> list[str] | None:
     if exe is None:
         return None
     probe = subprocess.run(
-        [exe, "conformance", "--help"], capture_output=True, text=True, env=env_for_child(), timeout=60
+        [exe, "conformance", "--help"],
+        capture_output=True,
+        text=True,
+        env=env_for_child(),
+        timeout=60,
     )
     return [exe, "conformance"] if probe.returncode == 0 else None
 
@@ -30,7 +34,9 @@ def _command() -> list[str] | None:
 def run(report: Report, quick: bool) -> None:
     cmd = _command()
     if cmd is None:
-        report.add("conformance", "deerapi-videos conformance", "command not available yet", verdict="n/a")
+        report.add(
+            "conformance", "deerapi-videos conformance", "command not available yet", verdict="n/a"
+        )
         return
     rounds = 1 if quick else 3
     walls: list[float] = []
@@ -44,7 +50,12 @@ def run(report: Report, quick: bool) -> None:
                     cmd, cwd=d, capture_output=True, text=True, env=env_for_child(), timeout=TIMEOUT
                 )
             except subprocess.TimeoutExpired:
-                report.add("conformance", "default run on the mock", f"> {TIMEOUT:.0f} s (timed out)", verdict="n/a")
+                report.add(
+                    "conformance",
+                    "default run on the mock",
+                    f"> {TIMEOUT:.0f} s (timed out)",
+                    verdict="n/a",
+                )
                 return
             walls.append(time.perf_counter() - t0)
             codes.append(proc.returncode)

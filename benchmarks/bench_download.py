@@ -17,7 +17,17 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from _common import HERE, PYTHON, Report, canned_server, env_for_child, median, ours_available, spread, verdict
+from _common import (
+    HERE,
+    PYTHON,
+    Report,
+    canned_server,
+    env_for_child,
+    median,
+    ours_available,
+    spread,
+    verdict,
+)
 
 MiB = 1 << 20
 SIZES = {"64 MiB": 64 * MiB, "1 GiB": 1024 * MiB}
@@ -34,7 +44,14 @@ def _one(impl: str, base_url: str, size: int, workdir: Path) -> dict[str, float]
     # would otherwise be written back during (and charged to) whichever download runs next.
     os.sync()
     proc = subprocess.run(
-        [PYTHON, str(HERE / "_download_worker.py"), impl, base_url, f"video_bytes_{size}", str(out)],
+        [
+            PYTHON,
+            str(HERE / "_download_worker.py"),
+            impl,
+            base_url,
+            f"video_bytes_{size}",
+            str(out),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -57,7 +74,10 @@ def run(report: Report, quick: bool) -> None:
         report.add("download", "deerapi_videos", "client not importable yet", verdict="n/a")
     plan = {"64 MiB": 3, "1 GiB": 1} if quick else {"64 MiB": 9, "1 GiB": 5}
     peaks: dict[str, dict[str, float]] = {i: {} for i in impls}
-    with canned_server() as (base_url, _port, _pid), tempfile.TemporaryDirectory(prefix="bench-dl-") as d:
+    with (
+        canned_server() as (base_url, _port, _pid),
+        tempfile.TemporaryDirectory(prefix="bench-dl-") as d,
+    ):
         workdir = Path(d)
         for label, rounds in plan.items():
             size = SIZES[label]

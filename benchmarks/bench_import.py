@@ -133,7 +133,12 @@ def run(report: Report, quick: bool) -> None:
             extra.setdefault(g, []).append(us)
 
     base = median(walls["start-up"])
-    report.add("import", "interpreter start-up (python -c pass)", f"{base * 1e3:.1f} ms", note=spread(walls["start-up"]))
+    report.add(
+        "import",
+        "interpreter start-up (python -c pass)",
+        f"{base * 1e3:.1f} ms",
+        note=spread(walls["start-up"]),
+    )
     for v in labels[1:]:
         ref = "httpx, client-only install" if "client-only" in v else "httpx"
         net = [w - base for w in walls[v]]

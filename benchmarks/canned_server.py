@@ -159,7 +159,8 @@ class CannedProtocol(asyncio.Protocol):
             out = _response("200 OK", body)
         elif method == "DELETE" and len(parts) == 3 and parts[:2] == ["v1", "videos"]:
             out = _response(
-                "200 OK", json.dumps({"id": parts[2], "object": "video.deleted", "deleted": True}).encode()
+                "200 OK",
+                json.dumps({"id": parts[2], "object": "video.deleted", "deleted": True}).encode(),
             )
         elif method in ("GET", "HEAD") and len(parts) == 4 and parts[3] == "content":
             self._start_stream(parts[2], headers, head_only=method == "HEAD", close=close)
@@ -167,13 +168,16 @@ class CannedProtocol(asyncio.Protocol):
         else:
             out = _response(
                 "404 Not Found",
-                b'{"error":{"message":"no route","type":"invalid_request_error","param":null,"code":null}}',
+                b'{"error":{"message":"no route","type":"invalid_request_error",'
+                b'"param":null,"code":null}}',
             )
         self.transport.write(out)
         if close:
             self.transport.close()
 
-    def _start_stream(self, video_id: str, headers: dict[str, str], head_only: bool, close: bool) -> None:
+    def _start_stream(
+        self, video_id: str, headers: dict[str, str], head_only: bool, close: bool
+    ) -> None:
         assert self.transport is not None
         total = DEFAULT_CONTENT
         if video_id.startswith("video_bytes_"):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Report  # noqa: E402
+from _common import Report
 
 SECTIONS = ("overhead", "import", "download", "concurrency", "conformance")
 
@@ -36,7 +36,16 @@ def machine() -> str:
     except OSError:
         pass
     versions = []
-    for dist in ("deerapi-videos", "httpx", "openai", "h11", "anyio", "uvicorn", "starlette", "psutil"):
+    for dist in (
+        "deerapi-videos",
+        "httpx",
+        "openai",
+        "h11",
+        "anyio",
+        "uvicorn",
+        "starlette",
+        "psutil",
+    ):
         try:
             versions.append(f"{dist} {metadata.version(dist)}")
         except metadata.PackageNotFoundError:
@@ -46,14 +55,17 @@ def machine() -> str:
     except (ValueError, OSError):
         mem = float("nan")
     return (
-        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}; " + ", ".join(versions)
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}; "
+        + ", ".join(versions)
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds, no 1 GiB download (< ~2 min)")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer rounds, no 1 GiB download (< ~2 min)"
+    )
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args(argv)
@@ -75,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             module.run(report, args.quick)
         except Exception as exc:  # a broken section must not hide the others' figures
             traceback.print_exc()
-            report.add(section, "section failed", f"{type(exc).__name__}: {exc}"[:120], verdict="n/a")
+            report.add(
+                section, "section failed", f"{type(exc).__name__}: {exc}"[:120], verdict="n/a"
+            )
         print(f"   ({section}: {time.perf_counter() - t0:.1f} s)", flush=True)
 
     total = time.perf_counter() - started
