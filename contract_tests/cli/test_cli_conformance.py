@@ -160,7 +160,7 @@ def test_missing_extra_is_reported_with_the_install_command(
     monkeypatch.setitem(sys.modules, "deerapi_videos.conformance", None)
     result = run(tmp_path)
     assert result.exit_code == 3
-    assert "pip install 'deerapi-videos[test]'" in result.stderr
+    assert "pip install 'deerapi-videos[conformance]'" in result.stderr
     assert not (tmp_path / "reports").exists()
 
 

@@ -35,7 +35,7 @@ EXIT_NOT_RUN = 3
 #: schemathesis' phases, in the order the engine runs them.
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 
-_EXTRA_HINT = "pip install 'deerapi-videos[test]'"
+_EXTRA_HINT = "pip install 'deerapi-videos[conformance]'"
 
 
 def stdin_is_interactive() -> bool:
@@ -51,7 +51,7 @@ class NotRun(click.ClickException):
 
 def _needs_extra(what: str, exc: ImportError) -> NoReturn:
     missing = exc.name or str(exc)
-    raise NotRun(f"{what} needs the [test] extra (missing: {missing}): {_EXTRA_HINT}") from exc
+    raise NotRun(f"{what} needs an extra (missing: {missing}): {_EXTRA_HINT}") from exc
 
 
 #: The bundled mock's job length (mock seconds) and how far each retrieve ages a job: with these,

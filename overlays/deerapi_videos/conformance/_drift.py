@@ -14,7 +14,7 @@ Four kinds of drift are reported:
   not document (requests with a method the path does not have are probes, skipped);
 * fields of a schema the run saw that never appeared in any response.
 
-PyYAML is needed to read the spec; it comes with the ``[test]`` extra.
+PyYAML is needed to read the spec; it comes with the ``[conformance]`` extra.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def load_spec(path: Path | None = None) -> dict[str, Any]:
     """Read ``openapi.yaml`` (the packaged copy unless ``path`` is given).
 
     Raises:
-        ModuleNotFoundError: when PyYAML is not installed (``pip install 'deerapi-videos[test]'``).
+        ModuleNotFoundError: without PyYAML (``pip install 'deerapi-videos[conformance]'``).
     """
     import yaml  # PyYAML is an optional dependency: imported only when drift is computed.
 

@@ -352,7 +352,7 @@ def render_markdown(
 
     out += ["## Drift", ""]
     if drift is None:
-        out += ["Not computed (PyYAML missing: `pip install 'deerapi-videos[test]'`).", ""]
+        out += ["Not computed (PyYAML missing: `pip install 'deerapi-videos[conformance]'`).", ""]
     else:
         out.append(
             f"Informational: compared {drift.exchanges_seen} responses with `openapi.yaml` "
