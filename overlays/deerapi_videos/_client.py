@@ -26,7 +26,13 @@ from ._errors import APIConnectionError, ConflictError
 from ._operations import Operations, Prepared, next_cursor
 from ._polling import Poller, ensure_not_failed
 from ._request import AsyncRequester, SyncRequester
-from ._validation import validate_limit, validate_order, validate_timeout, validate_video_id
+from ._validation import (
+    validate_limit,
+    validate_order,
+    validate_text,
+    validate_timeout,
+    validate_video_id,
+)
 
 __all__ = ["AsyncDeerAPI", "AsyncVideos", "DeerAPI", "Videos"]
 
@@ -285,6 +291,8 @@ class Videos:
         """Iterate over every job, fetching pages of ``limit`` as needed."""
         validate_limit(limit)
         validate_order(order)
+        if after is not None:
+            validate_text("after", after)
 
         def pages() -> Iterator[Video]:
             cursor = after
@@ -615,6 +623,8 @@ class AsyncVideos:
         """``async for video in client.videos.list(): ...`` across all pages."""
         validate_limit(limit)
         validate_order(order)
+        if after is not None:
+            validate_text("after", after)
 
         async def pages() -> AsyncIterator[Video]:
             cursor = after

@@ -10,7 +10,7 @@ import httpx
 from ._auth import BearerAuth, Redactor, Secret, resolve_api_key, resolve_base_url
 from ._errors import InvalidParameterError
 from ._retry import RetryPolicy
-from ._validation import validate_max_retries, validate_timeout
+from ._validation import validate_headers, validate_max_retries, validate_timeout
 
 __all__ = ["ClientConfig", "TimeoutTypes"]
 
@@ -43,7 +43,7 @@ class ClientConfig:
         key = resolve_api_key(api_key)
         url = resolve_base_url(base_url)
         headers = {"User-Agent": USER_AGENT}
-        for name, value in (default_headers or {}).items():
+        for name, value in validate_headers("default_headers", default_headers).items():
             if name.lower() in _FORBIDDEN_DEFAULT_HEADERS:
                 raise InvalidParameterError(
                     "default_headers", f"{name!r} is set by the client; pass api_key= instead"

@@ -33,6 +33,7 @@ from ._config import ClientConfig, TimeoutTypes, deadline_seconds, to_timeout
 from ._errors import DeerAPIError
 from ._request import CallOptions
 from ._validation import (
+    validate_headers,
     validate_idempotency_key,
     validate_input_reference,
     validate_limit,
@@ -42,6 +43,7 @@ from ._validation import (
     validate_prompt,
     validate_seconds,
     validate_size,
+    validate_text,
     validate_variant,
     validate_video_id,
 )
@@ -93,7 +95,7 @@ class Operations:
             else validate_max_retries(max_retries)
         )
         headers = httpx.Headers(self._config.default_headers)
-        headers.update(extra_headers or {})
+        headers.update(validate_headers("extra_headers", extra_headers))
         headers.update(kwargs.get("headers") or {})
         request = httpx.Request(
             kwargs["method"].upper(),
@@ -263,7 +265,7 @@ class Operations:
     ) -> Prepared[VideoList]:
         order_value = validate_order(order)
         kwargs = list_videos._get_kwargs(
-            after=UNSET if after is None else after,
+            after=UNSET if after is None else validate_text("after", after),
             limit=validate_limit(limit),
             order=UNSET if order_value is None else order_value,
         )

@@ -11,6 +11,11 @@ Decisions:
   be read from its header (PNG IHDR, WebP VP8/VP8L/VP8X, JPEG SOFn), a mismatch is rejected.
   The file is read into memory once so every retry sends the same bytes; a seekable file object
   is put back at its original position, whatever happens.
+- Text the API receives (``prompt``, ``model``, ``video_id``, the list cursor ``after``) must be
+  encodable as UTF-8: a lone surrogate such as ``"\\ud800"`` is refused with an error naming the
+  field and the position, never a bare ``UnicodeEncodeError`` from inside httpx.
+- Header names and values (``extra_headers``, ``default_headers``) must be ASCII without control
+  characters: httpx sends ``str`` header values as ASCII, and CR/LF would split the header.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import os
 import re
 import struct
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -34,6 +40,7 @@ from ._errors import InvalidParameterError
 
 __all__ = [
     "ImageFile",
+    "validate_headers",
     "validate_idempotency_key",
     "validate_input_reference",
     "validate_limit",
@@ -43,6 +50,7 @@ __all__ = [
     "validate_prompt",
     "validate_seconds",
     "validate_size",
+    "validate_text",
     "validate_timeout",
     "validate_variant",
     "validate_video_id",
@@ -57,12 +65,65 @@ def _values(enum: Any) -> tuple[str, ...]:
     return tuple(member.value for member in enum)
 
 
+def _require_utf8(param: str, text: str) -> str:
+    """``text`` unchanged, or an error naming ``param`` if it cannot be encoded as UTF-8."""
+    if text.isascii():  # the common case, and cheaper than encoding
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start]
+        raise InvalidParameterError(
+            param,
+            f"contains U+{ord(bad):04X} at position {exc.start}, which cannot be encoded as "
+            "UTF-8 (a lone surrogate, often from decoding bytes with errors='surrogateescape')",
+        ) from None
+    return text
+
+
+def validate_text(param: str, value: object) -> str:
+    """A string the API will receive, checked to be encodable (may be empty)."""
+    if not isinstance(value, str):
+        raise InvalidParameterError(param, f"must be a string, got {type(value).__name__}")
+    return _require_utf8(param, value)
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 token
+_HEADER_VALUE_BAD = re.compile(r"[^\t\x20-\x7e]")
+
+
+def validate_headers(param: str, headers: object) -> dict[str, str]:
+    """Header names and values that can travel: ASCII, no control characters (no CR/LF)."""
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise InvalidParameterError(param, f"must be a mapping, got {type(headers).__name__}")
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            raise InvalidParameterError(
+                param, f"header name {name!r} is not a valid HTTP token (ASCII letters, digits, -)"
+            )
+        where = f"{param}[{name!r}]"
+        if not isinstance(value, str):
+            raise InvalidParameterError(where, f"must be a string, got {type(value).__name__}")
+        bad = _HEADER_VALUE_BAD.search(value)
+        if bad is not None:
+            raise InvalidParameterError(
+                where,
+                f"contains U+{ord(bad.group()):04X} at position {bad.start()}; header values "
+                "must be printable ASCII (no line breaks, no non-ASCII characters)",
+            )
+        checked[name] = value
+    return checked
+
+
 def validate_prompt(prompt: object) -> str:
     if not isinstance(prompt, str):
         raise InvalidParameterError("prompt", f"must be a string, got {type(prompt).__name__}")
     if not prompt.strip():
         raise InvalidParameterError("prompt", "must not be empty or only whitespace")
-    return prompt
+    return _require_utf8("prompt", prompt)
 
 
 def validate_model(model: object) -> VideoModel | str | None:
@@ -79,7 +140,7 @@ def validate_model(model: object) -> VideoModel | str | None:
     try:
         return VideoModel(model)
     except ValueError:
-        return model
+        return _require_utf8("model", model)
 
 
 def validate_seconds(seconds: object) -> VideoSeconds | None:
@@ -140,7 +201,7 @@ def validate_limit(limit: object) -> int:
 def validate_video_id(video_id: object) -> str:
     if not isinstance(video_id, str) or not video_id.strip():
         raise InvalidParameterError("video_id", f"must be a non-empty string, got {video_id!r}")
-    return video_id
+    return _require_utf8("video_id", video_id)
 
 
 def validate_max_retries(max_retries: object, param: str = "max_retries") -> int:
