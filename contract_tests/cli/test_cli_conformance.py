@@ -287,3 +287,10 @@ def test_live_run_asks_at_a_terminal(
     assert result.exit_code == exit_code, result.output
     assert "Start the live check? [y/N]" in result.stderr
     assert len(mock.paid_jobs) == jobs
+
+
+@pytest.mark.parametrize("url", ["http://api.deerapi.com", "ftp://127.0.0.1", "not a url"])
+def test_live_run_refuses_to_send_the_key_in_clear(tmp_path: Path, url: str) -> None:
+    result = run(tmp_path, "--base-url", url, "--yes", env={"DEERAPI_KEY": API_KEY})
+    assert result.exit_code == 2 and "clear text" in result.stderr
+    assert API_KEY not in result.output

@@ -12,6 +12,7 @@ could not run (a missing extra, an unreachable API).
 from __future__ import annotations
 
 import datetime as _dt
+import ipaddress
 import logging
 import secrets
 import sys
@@ -20,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import click
 from rich.table import Table
@@ -36,6 +38,21 @@ EXIT_NOT_RUN = 3
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 
 _EXTRA_HINT = "pip install 'deerapi-videos[conformance]'"
+
+
+def _key_may_travel_to(url: str) -> bool:
+    """The client's rule: https, or plain http to a loopback host only."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def stdin_is_interactive() -> bool:
@@ -322,6 +339,11 @@ def conformance(
     live = target is not None
     if live and defects:
         raise click.UsageError("--plant-defect applies to the bundled mock only")
+    if target is not None and not _key_may_travel_to(target):
+        raise click.UsageError(
+            f"refusing to send the API key in clear text to {target}: use https "
+            "(plain http is allowed only for loopback hosts)"
+        )
     if not live and (budget is not None or allow_remix or video_id):
         raise click.UsageError("--budget, --allow-remix and --video-id apply to --base-url only")
     if defects:
