@@ -1,8 +1,9 @@
 """``DeerAPI`` / ``AsyncDeerAPI`` and their ``.videos`` resources.
 
 The resources validate and build requests through :mod:`._operations` (generated
-``_get_kwargs``), send them through the one request path in :mod:`._request`, and parse with the
-generated ``_build_response``. Sync and async share every decision; only the I/O differs.
+``_get_kwargs``), send them through the one request path in :mod:`._request`, and parse 2xx
+bodies with the generated models after checking them against those models' annotations
+(:mod:`._response_check`). Sync and async share every decision; only the I/O differs.
 """
 
 from __future__ import annotations

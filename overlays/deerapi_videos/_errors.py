@@ -25,10 +25,12 @@ __all__ = [
     "InternalServerError",
     "InvalidParameterError",
     "JobMayExistError",
+    "JobResponseValidationError",
     "NotFoundError",
     "PermissionDeniedError",
     "PollTimeoutError",
     "RateLimitError",
+    "ResponseValidationError",
     "VideoFailedError",
     "status_error_from_response",
 ]
@@ -153,7 +155,8 @@ class JobMayExistError(DeerAPIError):
     """A POST that starts a paid job failed in a way that may have started the job anyway.
 
     Raised after a 500, 502, 504 (any 5xx except 501, 503, 505), after a timeout or a broken
-    connection once the request was sent, or when a success answer could not be read. The
+    connection once the request was sent, or when a success answer could not be read (then as
+    the subclass :class:`JobResponseValidationError`: the job was started). The
     request is never re-sent automatically: check the job list (``videos.list()``) before
     retrying, and re-send with the same ``idempotency_key`` so a server that honours it does not
     charge twice.
@@ -186,6 +189,104 @@ class JobMayExistError(DeerAPIError):
         if request_id:
             text += f" (request id: {request_id})"
         super().__init__(text)
+
+
+class ResponseValidationError(DeerAPIError):
+    """A success answer (2xx) whose body is not what openapi.yaml says it is.
+
+    Raised instead of returning an object with a wrong-typed field inside (the generated models
+    do not check types) or crashing later with an unrelated ``KeyError``/``TypeError``. GET and
+    DELETE raise this class after the attempt (a malformed 200 is not retried: it is the
+    server's answer, not a transient fault). POST create/remix raise the subclass
+    :class:`JobResponseValidationError`.
+
+    Attributes:
+        operation: e.g. ``"GET /v1/videos/video_1"``.
+        status_code: the (success) HTTP status.
+        request_id: the response's ``x-request-id``, for support.
+        model: the name of the expected model (``"Video"``, ``"VideoList"``, ``"DeletedVideo"``).
+        path: where the body breaks it, e.g. ``"progress"``, ``"data[3].id"``, ``"error.code"``;
+            ``""`` for the body itself (not JSON, or not a JSON object).
+        expected: what the spec allows there, e.g. ``"an integer from 0 to 100"``.
+        received: what arrived: its JSON kind (``"a string"``, ``"null"``, ``"missing"``,
+            ``"an integer (101)"``, ``"invalid JSON"``); never the text itself.
+        idempotency_key: the POST's ``Idempotency-Key``; None for GET and DELETE.
+        job_started: True for a POST that starts a paid job (the subclass).
+    """
+
+    job_started: bool = False
+
+    def __init__(
+        self,
+        *,
+        operation: str,
+        status_code: int,
+        request_id: str | None,
+        model: str,
+        path: str,
+        expected: str,
+        received: str,
+        idempotency_key: str | None = None,
+    ) -> None:
+        self.operation = operation
+        self.status_code = status_code
+        self.request_id = request_id
+        self.model = model
+        self.path = path
+        self.expected = expected
+        self.received = received
+        self.idempotency_key = idempotency_key
+        # Not super(): in JobResponseValidationError the next class is JobMayExistError.
+        DeerAPIError.__init__(self, self._describe() + self._request_id_note())
+
+    def _describe(self) -> str:
+        where = f"field {self.path!r}" if self.path else "the body"
+        return (
+            f"{self.operation}: the HTTP {self.status_code} answer is not a {self.model} as "
+            f"the API spec defines it: {where} should be {self.expected}, got {self.received}"
+        )
+
+    def _request_id_note(self) -> str:
+        return f" (request id: {self.request_id})" if self.request_id else ""
+
+
+class JobResponseValidationError(ResponseValidationError, JobMayExistError):
+    """POST create/remix got a success answer it cannot read: a paid job WAS started.
+
+    Both a :class:`ResponseValidationError` (same attributes, ``job_started`` is True) and a
+    :class:`JobMayExistError` (``idempotency_key`` is always set; ``cause`` is a plain
+    :class:`ResponseValidationError` with the same details): code that already handles
+    ``JobMayExistError`` for a POST handles this too. The request is never re-sent
+    automatically: look the job up (``videos.list()``) before retrying, and re-send only with the
+    same ``idempotency_key``.
+    """
+
+    job_started = True
+    idempotency_key: str
+    status_code: int
+
+    def __init__(self, unreadable: ResponseValidationError, *, idempotency_key: str) -> None:
+        self.cause = unreadable
+        self.__cause__ = unreadable
+        ResponseValidationError.__init__(
+            self,
+            operation=unreadable.operation,
+            status_code=unreadable.status_code,
+            request_id=unreadable.request_id,
+            model=unreadable.model,
+            path=unreadable.path,
+            expected=unreadable.expected,
+            received=unreadable.received,
+            idempotency_key=idempotency_key,
+        )
+
+    def _describe(self) -> str:
+        return (
+            f"{super()._describe()}. The server accepted the request, so a paid video job was "
+            f"started even though its answer could not be read: check your jobs (videos.list()) "
+            f"before retrying, and retry only with idempotency_key={self.idempotency_key!r} so "
+            "the server can recognise the repeat."
+        )
 
 
 class PollTimeoutError(DeerAPIError):

@@ -1,10 +1,13 @@
 """Each API operation as data: validated inputs -> the generated ``_get_kwargs`` -> an
-``httpx.Request`` plus how to send it and how to parse the answer (the generated
-``_build_response`` and models). Pure: the sync and async resources only add the I/O.
+``httpx.Request`` plus how to send it and how to parse the answer (the generated models'
+``from_dict``, after :func:`._response_check.find_mismatch` has checked the decoded body against
+their annotations: a body the spec forbids is a :class:`ResponseValidationError`). Pure: the sync
+and async resources only add the I/O.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,8 +33,9 @@ from deerapi_videos_generated.types import UNSET, File
 
 from ._clock import now
 from ._config import ClientConfig, TimeoutTypes, deadline_seconds, to_timeout
-from ._errors import DeerAPIError
-from ._request import CallOptions
+from ._errors import DeerAPIError, ResponseValidationError
+from ._request import REQUEST_ID_HEADER, CallOptions
+from ._response_check import find_mismatch
 from ._validation import (
     validate_headers,
     validate_idempotency_key,
@@ -129,21 +133,37 @@ class Operations:
             return new_idempotency_key()
         return validate_idempotency_key(idempotency_key)
 
-    def _parser(self, module: Any, model: type[M], what: str) -> Callable[[httpx.Response], M]:
-        generated = self._generated
+    def _parser(self, model: type[M], call: CallOptions) -> Callable[[httpx.Response], M]:
+        """Parse a read 2xx body into ``model``; anything the spec forbids is a
+        :class:`ResponseValidationError` (the one place response bodies are checked)."""
 
         def parse(response: httpx.Response) -> M:
+            def invalid(path: str, expected: str, received: str) -> ResponseValidationError:
+                return ResponseValidationError(
+                    operation=call.operation,
+                    status_code=response.status_code,
+                    request_id=response.headers.get(REQUEST_ID_HEADER),
+                    model=model.__name__,
+                    path=path,
+                    expected=expected,
+                    received=received,
+                )
+
+            expected_body = f"a JSON {model.__name__} object"
+            if not response.content.strip():
+                raise invalid("", expected_body, "an empty body")
             try:
-                parsed = module._build_response(client=generated, response=response).parsed
-                if isinstance(parsed, model):
-                    return parsed
-                # A success status the spec does not list (201, 202): the body is still the model.
-                return model.from_dict(response.json())
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise DeerAPIError(
-                    f"{what}: HTTP {response.status_code} with a body that is not a "
-                    f"{model.__name__} ({type(exc).__name__}: {exc})"
-                ) from exc
+                data = json.loads(response.content)
+            except ValueError:  # JSONDecodeError, UnicodeDecodeError
+                kind = response.headers.get("content-type", "no content type")
+                raise invalid("", expected_body, f"text that is not JSON ({kind})") from None
+            problem = find_mismatch(model, data)
+            if problem is not None:
+                raise invalid(problem.path, problem.expected, problem.received)
+            try:
+                return model.from_dict(data)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a checker gap
+                raise invalid("", expected_body, f"{type(exc).__name__}: {exc}") from exc
 
         return parse
 
@@ -187,7 +207,7 @@ class Operations:
             max_retries=max_retries,
             idempotency_key=key,
         )
-        return Prepared(request, call, self._parser(create_video, Video, "create video"))
+        return Prepared(request, call, self._parser(Video, call))
 
     def remix(
         self,
@@ -215,7 +235,7 @@ class Operations:
             max_retries=max_retries,
             idempotency_key=key,
         )
-        return Prepared(request, call, self._parser(remix_video, Video, "remix video"))
+        return Prepared(request, call, self._parser(Video, call))
 
     def retrieve(
         self,
@@ -233,7 +253,7 @@ class Operations:
             extra_headers=extra_headers,
             max_retries=max_retries,
         )
-        return Prepared(request, call, self._parser(retrieve_video, Video, "retrieve video"))
+        return Prepared(request, call, self._parser(Video, call))
 
     def delete(
         self,
@@ -251,7 +271,7 @@ class Operations:
             extra_headers=extra_headers,
             max_retries=max_retries,
         )
-        return Prepared(request, call, self._parser(delete_video, DeletedVideo, "delete video"))
+        return Prepared(request, call, self._parser(DeletedVideo, call))
 
     def list_page(
         self,
@@ -276,7 +296,7 @@ class Operations:
             extra_headers=extra_headers,
             max_retries=max_retries,
         )
-        return Prepared(request, call, self._parser(list_videos, VideoList, "list videos"))
+        return Prepared(request, call, self._parser(VideoList, call))
 
     def download(
         self,

@@ -26,11 +26,13 @@ from ._errors import (
     APITimeoutError,
     DeerAPIError,
     JobMayExistError,
+    JobResponseValidationError,
+    ResponseValidationError,
     status_error_from_response,
 )
 from ._retry import Outcome, RetryDecision, RetryPolicy
 
-__all__ = ["AsyncRequester", "CallOptions", "SyncRequester", "logger"]
+__all__ = ["REQUEST_ID_HEADER", "AsyncRequester", "CallOptions", "SyncRequester", "logger"]
 
 T = TypeVar("T")
 
@@ -165,15 +167,12 @@ class _Attempts:
             self.redact(str(error)),
             request_id or "none",
         )
-        if self.call.is_post:
-            return self.job_may_exist(str(error), request_id, error)
-        return error
-
-
-def _chain(error: DeerAPIError, cause: BaseException | None) -> DeerAPIError:
-    if cause is not None and error.__cause__ is None:
-        error.__cause__ = cause
-    return error
+        if not self.call.is_post:
+            return error
+        if isinstance(error, ResponseValidationError):
+            error.idempotency_key = self.call.idempotency_key
+            return JobResponseValidationError(error, idempotency_key=error.idempotency_key or "")
+        return self.job_may_exist(str(error), request_id, error)
 
 
 class SyncRequester:
@@ -214,7 +213,10 @@ class SyncRequester:
                         except httpx.TransportError as exc:
                             outcome = Outcome(exception=exc)
                         except DeerAPIError as exc:
-                            raise _chain(state.unreadable_success(exc, request_id), exc) from exc
+                            error = state.unreadable_success(exc, request_id)
+                            if error is exc:
+                                raise
+                            raise error from exc
                     else:
                         try:
                             body_text = response.read().decode("utf-8", "replace")
@@ -272,7 +274,10 @@ class AsyncRequester:
                         except httpx.TransportError as exc:
                             outcome = Outcome(exception=exc)
                         except DeerAPIError as exc:
-                            raise _chain(state.unreadable_success(exc, request_id), exc) from exc
+                            error = state.unreadable_success(exc, request_id)
+                            if error is exc:
+                                raise
+                            raise error from exc
                     else:
                         try:
                             body_text = (await response.aread()).decode("utf-8", "replace")
