@@ -14,7 +14,9 @@ from deerapi_videos import (
     APIStatusError,
     APITimeoutError,
     InternalServerError,
+    PollTimeoutError,
     RateLimitError,
+    _clock,
 )
 
 pytestmark = pytest.mark.asyncio
@@ -253,14 +255,134 @@ async def test_x_should_retry_overrides_for_get(
     assert route.call_count == calls
 
 
-async def test_deadline_is_never_overslept(
+async def test_poll_deadline_is_never_overslept(
     api: Any, mock: respx.MockRouter, sleeps: list[float]
 ) -> None:
-    # 5s requested twice would be 10s, but the call's timeout (6s) is the total budget.
+    # 5s requested twice would be 10s, but poll's deadline (6s) is the total budget: the retry
+    # that would pass it is not slept, and the error is the poll deadline's, with the cause.
     route = mock.get("/v1/videos/video_1").mock(
         return_value=httpx.Response(503, headers={"Retry-After": "5"})
     )
-    with pytest.raises(InternalServerError):
-        await api.videos.retrieve("video_1", timeout=6.0, max_retries=5)
+    with pytest.raises(PollTimeoutError) as info:
+        await api.videos.poll("video_1", timeout=6.0, max_retries=5)
     assert sleeps == [5.0]
     assert route.call_count == 2
+    assert isinstance(info.value.__cause__, InternalServerError)
+    assert info.value.video_id == "video_1" and info.value.status == "unknown"
+
+
+async def test_per_call_timeout_is_per_attempt_not_a_deadline(
+    api: Any, mock: respx.MockRouter, sleeps: list[float]
+) -> None:
+    # OpenAI-SDK semantics: timeout bounds each request; retries are bounded by max_retries and
+    # the waits by the backoff cap and Retry-After, not by the timeout.
+    route = mock.get("/v1/videos/video_1").mock(
+        side_effect=[
+            httpx.Response(503, headers={"Retry-After": "1"}),
+            httpx.Response(503, headers={"Retry-After": "2"}),
+            httpx.Response(200, json=VIDEO),
+        ]
+    )
+    video = await api.videos.retrieve("video_1", timeout=0.5)
+    assert video.id == "video_1"
+    assert sleeps == [1.0, 2.0]
+    assert [c.request.extensions["timeout"]["read"] for c in route.calls] == [0.5, 0.5, 0.5]
+
+
+@pytest.mark.parametrize("timeout", [0.05, 0.3])
+async def test_a_read_timeout_on_get_is_retried_whatever_the_timeout(
+    api: Any, mock: respx.MockRouter, sleeps: list[float], timeout: float
+) -> None:
+    route = mock.get("/v1/videos/video_1").mock(
+        side_effect=[
+            httpx.ReadTimeout("slow"),
+            httpx.ReadTimeout("slow"),
+            httpx.Response(200, json=VIDEO),
+        ]
+    )
+    assert (await api.videos.retrieve("video_1", timeout=timeout)).id == "video_1"
+    assert route.call_count == 3 and len(sleeps) == 2
+    assert all(0 <= s <= CAP for s in sleeps)
+
+
+async def test_client_timeout_is_per_attempt_too(
+    make_api: Any, mock: respx.MockRouter, sleeps: list[float]
+) -> None:
+    api = make_api(timeout=0.2, max_retries=3)
+    try:
+        route = mock.get("/v1/videos/video_1").mock(
+            return_value=httpx.Response(429, headers={"Retry-After": "3"})
+        )
+        with pytest.raises(RateLimitError):
+            await api.videos.retrieve("video_1")
+        assert route.call_count == 4 and sleeps == [3.0, 3.0, 3.0]
+    finally:
+        await _close(api)
+
+
+async def test_each_poll_request_timeout_is_clipped_to_what_is_left(
+    make_api: Any, mock: respx.MockRouter, sleeps: list[float]
+) -> None:
+    api = make_api(timeout=60.0)
+    try:
+        route = mock.get("/v1/videos/video_1").mock(
+            return_value=httpx.Response(
+                200,
+                json={**VIDEO, "status": "in_progress"},
+                headers={"openai-poll-after-ms": "2000"},
+            )
+        )
+        with pytest.raises(PollTimeoutError):
+            await api.videos.poll("video_1", timeout=5.0)
+        reads = [c.request.extensions["timeout"]["read"] for c in route.calls]
+        connects = [c.request.extensions["timeout"]["connect"] for c in route.calls]
+        assert sum(sleeps) <= 5.0 + 1e-6, "the poll deadline is never overslept"
+        assert len(reads) == 3 and sleeps[:2] == [2.0, 2.0]
+        for i, read in enumerate(reads):
+            left = 5.0 - sum(sleeps[:i])
+            assert 0 < read <= left + 1e-6 and connects[i] <= left + 1e-6
+        assert reads[0] > reads[1] > reads[2]
+    finally:
+        await _close(api)
+
+
+async def test_a_read_cut_short_by_the_poll_deadline_is_a_poll_timeout(
+    api: Any, mock: respx.MockRouter, sleeps: list[float]
+) -> None:
+    given: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if not given:
+            given.append(request.extensions["timeout"]["read"])
+            return httpx.Response(200, json={**VIDEO, "status": "in_progress", "progress": 40})
+        # A slow server: the read uses all the time it was given (on the virtual clock), then
+        # times out, exactly at the poll deadline.
+        given.append(request.extensions["timeout"]["read"])
+        _clock.sleep(given[-1])
+        raise httpx.ReadTimeout("slow", request=request)
+
+    mock.get("/v1/videos/video_1").mock(side_effect=answer)
+    with pytest.raises(PollTimeoutError) as info:
+        await api.videos.poll("video_1", timeout=1.0, poll_interval=0.5)
+    assert (info.value.status, info.value.progress) == ("in_progress", 40)
+    assert isinstance(info.value.__cause__, APITimeoutError)
+    assert len(given) == 2 and given[1] == pytest.approx(0.5, abs=0.05)
+    assert sum(sleeps) == pytest.approx(1.0, abs=0.05), "nothing slept past the deadline"
+
+
+async def test_create_and_poll_deadline_is_the_poll_timeout(
+    api: Any, mock: respx.MockRouter, sleeps: list[float]
+) -> None:
+    post = mock.post("/v1/videos").mock(
+        side_effect=[
+            httpx.Response(503, headers={"Retry-After": "4"}),
+            httpx.Response(200, json=VIDEO),
+        ]
+    )
+    get = mock.get("/v1/videos/video_1").mock(return_value=httpx.Response(200, json=VIDEO))
+    with pytest.raises(PollTimeoutError):
+        await api.videos.create_and_poll(prompt="a cat", timeout=1.0, poll_timeout=3.0)
+    assert post.call_count == 2, "the POST's timeout is per attempt: its 4s wait is allowed"
+    assert post.calls[1].request.extensions["timeout"]["read"] == 1.0
+    assert sleeps[0] == 4.0 and sum(sleeps[1:]) <= 3.0 + 1e-6
+    assert get.call_count >= 2

@@ -8,6 +8,7 @@ bodies with the generated models after checking them against those models' annot
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
@@ -126,23 +127,27 @@ class Videos:
         )
         return self._send(prepared)
 
-    def _retrieve_with_headers(
+    def _poll_read(
         self,
         video_id: str,
+        poller: Poller,
         *,
-        timeout: TimeoutTypes | None,
         extra_headers: Mapping[str, str] | None,
         max_retries: int | None,
     ) -> tuple[Video, httpx.Headers]:
+        """One read of ``poll``: the client's per-attempt timeout, inside poll's deadline."""
         prepared = self._ops.retrieve(
-            video_id, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
+            video_id, timeout=None, extra_headers=extra_headers, max_retries=max_retries
+        )
+        call = dataclasses.replace(
+            prepared.call, deadline=poller.deadline, on_deadline=poller.on_deadline
         )
 
         def handle(response: httpx.Response) -> tuple[Video, httpx.Headers]:
             response.read()
             return prepared.parse(response), response.headers
 
-        return self._requester.send(prepared.request, prepared.call, handle)
+        return self._requester.send(prepared.request, call, handle)
 
     def poll(
         self,
@@ -156,8 +161,11 @@ class Videos:
     ) -> Video:
         """Wait until the job ends; ``timeout`` is the polling deadline in seconds.
 
-        Returns the completed video; raises ``VideoFailedError`` when it failed or otherwise
-        ended without a video, ``PollTimeoutError`` at the deadline (resume with ``poll``).
+        The deadline covers everything: no sleep passes it, and each read (with its retries)
+        runs inside it, every request's timeout clipped to what is left. Returns the completed
+        video; raises ``VideoFailedError`` when it failed or otherwise ended without a video,
+        ``PollTimeoutError`` at the deadline, also when the deadline cut a failing read short
+        (the failure is its ``__cause__``). Resume with ``poll``: no new job is needed.
         """
         vid = validate_video_id(video_id)
         poller = Poller(
@@ -168,11 +176,10 @@ class Videos:
             started=_clock.now(),
         )
         while True:
-            video, headers = self._retrieve_with_headers(
-                vid,
-                timeout=poller.request_timeout(self._client._config.timeout, _clock.now()),
-                extra_headers=extra_headers,
-                max_retries=max_retries,
+            if poller.left(_clock.now()) <= 0:
+                raise poller.timed_out()
+            video, headers = self._poll_read(
+                vid, poller, extra_headers=extra_headers, max_retries=max_retries
             )
             done = poller.observe(video)
             if done is not None:
@@ -195,6 +202,8 @@ class Videos:
         extra_headers: Mapping[str, str] | None = None,
         max_retries: int | None = None,
     ) -> Video:
+        """``create`` then ``poll``. ``timeout`` is the POST's per-attempt request timeout;
+        ``poll_timeout`` is the polling deadline (it starts once the job exists)."""
         video = self.create(
             prompt=prompt,
             model=model,
@@ -338,8 +347,11 @@ class DeerAPI:
         api_key: the API key; defaults to ``DEERAPI_KEY``. Missing: ``DeerAPIError`` right here.
         base_url: defaults to ``DEERAPI_BASE_URL``, else ``https://api.deerapi.com``. Must be
             https unless the host is loopback.
-        timeout: seconds (or an ``httpx.Timeout``) per request; also the total time one call may
-            spend including waits between retries.
+        timeout: seconds (or an ``httpx.Timeout``) for each request, as in the OpenAI SDK:
+            every attempt of a call gets all of it, and a per-call ``timeout=`` overrides it.
+            It is not a deadline for the whole call: retries are bounded by ``max_retries`` and
+            the waits between them by the backoff cap (8s) and ``Retry-After``. The one
+            overall deadline is ``videos.poll(timeout=)`` / ``create_and_poll(poll_timeout=)``.
         max_retries: retries per call (0 sends exactly one request); overridable per call.
         default_headers: headers added to every request.
         http_client: an ``httpx.Client`` to use; its ``auth`` is set to this client's key (sent
@@ -466,23 +478,27 @@ class AsyncVideos:
         )
         return await self._send(prepared)
 
-    async def _retrieve_with_headers(
+    async def _poll_read(
         self,
         video_id: str,
+        poller: Poller,
         *,
-        timeout: TimeoutTypes | None,
         extra_headers: Mapping[str, str] | None,
         max_retries: int | None,
     ) -> tuple[Video, httpx.Headers]:
+        """One read of ``poll``: the client's per-attempt timeout, inside poll's deadline."""
         prepared = self._ops.retrieve(
-            video_id, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
+            video_id, timeout=None, extra_headers=extra_headers, max_retries=max_retries
+        )
+        call = dataclasses.replace(
+            prepared.call, deadline=poller.deadline, on_deadline=poller.on_deadline
         )
 
         async def handle(response: httpx.Response) -> tuple[Video, httpx.Headers]:
             await response.aread()
             return prepared.parse(response), response.headers
 
-        return await self._requester.send(prepared.request, prepared.call, handle)
+        return await self._requester.send(prepared.request, call, handle)
 
     async def poll(
         self,
@@ -503,11 +519,10 @@ class AsyncVideos:
             started=_clock.now(),
         )
         while True:
-            video, headers = await self._retrieve_with_headers(
-                vid,
-                timeout=poller.request_timeout(self._client._config.timeout, _clock.now()),
-                extra_headers=extra_headers,
-                max_retries=max_retries,
+            if poller.left(_clock.now()) <= 0:
+                raise poller.timed_out()
+            video, headers = await self._poll_read(
+                vid, poller, extra_headers=extra_headers, max_retries=max_retries
             )
             done = poller.observe(video)
             if done is not None:
@@ -530,6 +545,7 @@ class AsyncVideos:
         extra_headers: Mapping[str, str] | None = None,
         max_retries: int | None = None,
     ) -> Video:
+        """``create`` then ``poll``; ``timeout`` per POST attempt, ``poll_timeout`` a deadline."""
         video = await self.create(
             prompt=prompt,
             model=model,

@@ -69,15 +69,8 @@ class ClientConfig:
 
 
 def to_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
+    """The per-attempt request timeout (as in the OpenAI SDK); never a whole-call deadline."""
     if isinstance(timeout, httpx.Timeout):
         return timeout
     seconds = validate_timeout(timeout)
     return httpx.Timeout(seconds, connect=min(seconds, 10.0))
-
-
-def deadline_seconds(timeout: httpx.Timeout) -> float | None:
-    """The total time one call may take, retries included (the read timeout, else the largest)."""
-    if timeout.read is not None:
-        return timeout.read
-    values = [v for v in (timeout.connect, timeout.write, timeout.pool) if v is not None]
-    return max(values) if values else None

@@ -31,8 +31,7 @@ from deerapi_videos_generated.models.video import Video
 from deerapi_videos_generated.models.video_list import VideoList
 from deerapi_videos_generated.types import UNSET, File
 
-from ._clock import now
-from ._config import ClientConfig, TimeoutTypes, deadline_seconds, to_timeout
+from ._config import ClientConfig, TimeoutTypes, to_timeout
 from ._errors import DeerAPIError, ResponseValidationError
 from ._request import REQUEST_ID_HEADER, CallOptions
 from ._response_check import find_mismatch
@@ -90,8 +89,10 @@ class Operations:
         max_retries: int | None,
         idempotency_key: str | None = None,
         follow_redirects: bool = False,
-        total_deadline: bool = True,
     ) -> tuple[httpx.Request, CallOptions]:
+        """The request and how to send it. ``timeout`` is per attempt (each request of the
+        call gets all of it); retries are bounded by ``max_retries``, waits by the retry policy.
+        No deadline: only ``poll`` has one (it sets ``CallOptions.deadline`` itself)."""
         call_timeout = self._config.timeout if timeout is None else to_timeout(timeout)
         retries = (
             self._config.policy.max_retries
@@ -111,12 +112,10 @@ class Operations:
             extensions={"timeout": call_timeout.as_dict()},
         )
         request.read()  # the body is fixed bytes: every attempt sends exactly the same body
-        seconds = deadline_seconds(call_timeout) if total_deadline else None
         call = CallOptions(
             operation=f"{request.method} {request.url.path}",
             is_post=is_post,
             max_retries=retries,
-            deadline=None if seconds is None else now() + seconds,
             idempotency_key=idempotency_key,
             follow_redirects=follow_redirects,
         )
@@ -319,7 +318,6 @@ class Operations:
             extra_headers=extra_headers,
             max_retries=max_retries,
             follow_redirects=True,
-            total_deadline=False,
         )
 
 

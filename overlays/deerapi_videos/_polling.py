@@ -8,8 +8,12 @@ for :meth:`Poller.next_delay`.
   ``cancelled``, ``canceled``) raise it too. Every other status, known or not, keeps polling:
   an unknown word is never taken as "done".
 - The wait honours the server's ``openai-poll-after-ms`` hint when it is a sane number, otherwise
-  starts at 1s and grows x1.5 up to 10s (or is the fixed ``poll_interval``). No wait passes the
-  deadline; at the deadline :class:`PollTimeoutError` names the video, its last status and progress.
+  starts at 1s and grows x1.5 up to 10s (or is the fixed ``poll_interval``).
+- ``timeout`` is a real deadline for the whole wait, reads included: no sleep passes it, each read
+  runs with its retries inside it (``CallOptions.deadline``: every attempt's timeout is clipped
+  to what is left, and no retry wait reaches it). At the deadline, or when it cuts a failing read
+  short, :class:`PollTimeoutError` names the video, its last status and progress (the failure is
+  its ``__cause__``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import httpx
 from deerapi_videos_generated.models.video import Video
 from deerapi_videos_generated.models.video_error import VideoError
 
-from ._errors import PollTimeoutError, VideoFailedError
+from ._errors import DeerAPIError, PollTimeoutError, VideoFailedError
 
 __all__ = ["ENDED_WITHOUT_VIDEO", "Poller", "ensure_not_failed", "status_of"]
 
@@ -113,15 +117,12 @@ class Poller:
             self.interval = min(self.interval * GROWTH, MAX_INTERVAL)
         return min(delay, remaining)
 
-    def request_timeout(self, default: httpx.Timeout, now: float) -> httpx.Timeout | None:
-        """A per-read timeout that does not outlive the polling deadline."""
-        remaining = self.deadline - now
-        if remaining <= 0:
-            return None
-        read = default.read
-        if read is None or read > remaining:
-            return httpx.Timeout(remaining, connect=min(remaining, default.connect or remaining))
-        return None
+    def left(self, now: float) -> float:
+        return self.deadline - now
+
+    def on_deadline(self, cause: DeerAPIError) -> DeerAPIError:
+        """What a read cut short by the deadline raises (``cause`` becomes ``__cause__``)."""
+        return self.timed_out()
 
     def timed_out(self) -> PollTimeoutError:
         status = status_of(self.last) if self.last is not None else "unknown"

@@ -48,7 +48,11 @@ class CallOptions:
     operation: str  # for logs and messages, e.g. "POST /v1/videos"
     is_post: bool
     max_retries: int
-    deadline: float | None = None  # on the _clock.now() scale
+    # An overall deadline (on the _clock.now() scale) exists only where the API has one: the
+    # reads inside ``poll``. With it, no wait reaches it and each attempt's timeout is clipped
+    # to what is left; a failure it cut short goes through ``on_deadline`` (PollTimeoutError).
+    deadline: float | None = None
+    on_deadline: Callable[[DeerAPIError], DeerAPIError] | None = None
     idempotency_key: str | None = None
     follow_redirects: bool = False
 
@@ -57,14 +61,35 @@ class CallOptions:
 BeforeAttempt = Callable[[httpx.Request, int], None]
 
 
+# No attempt gets less than this, even right at a deadline (it then times out at once).
+_MIN_ATTEMPT_TIMEOUT = 0.001
+_TIMEOUT_KEYS = ("connect", "read", "write", "pool")
+
+
 class _Attempts:
     """The decision logic shared by the sync and async paths: everything but the I/O."""
 
-    def __init__(self, policy: RetryPolicy, redact: Redactor, call: CallOptions) -> None:
+    def __init__(
+        self, policy: RetryPolicy, redact: Redactor, call: CallOptions, request: httpx.Request
+    ) -> None:
         self.policy = policy
         self.redact = redact
         self.call = call
         self.attempt = 0
+        # The per-attempt timeout the call was built with (httpx's extension dict).
+        self.timeout: dict[str, float | None] = dict(
+            request.extensions.get("timeout") or dict.fromkeys(_TIMEOUT_KEYS)
+        )
+
+    def prepare(self, request: httpx.Request) -> None:
+        """Before each attempt: with a deadline, clip every timeout to what is left of it."""
+        if self.call.deadline is None:
+            return
+        left = max(self.call.deadline - _clock.now(), _MIN_ATTEMPT_TIMEOUT)
+        request.extensions["timeout"] = {
+            name: left if value is None else min(value, left)
+            for name, value in self.timeout.items()
+        }
 
     def decide(self, outcome: Outcome) -> RetryDecision:
         remaining = None
@@ -135,6 +160,10 @@ class _Attempts:
         error: DeerAPIError = cause
         if decision.job_may_exist:
             error = self.job_may_exist(self.describe(outcome, None), request_id, cause)
+        elif self._cut_by_deadline(outcome, decision):
+            assert self.call.on_deadline is not None
+            error = self.call.on_deadline(cause)
+            error.__cause__ = cause
         logger.warning(
             "%s failed after %d attempt(s): %s; request id: %s; %s",
             self.call.operation,
@@ -144,6 +173,16 @@ class _Attempts:
             decision.reason,
         )
         return error
+
+    def _cut_by_deadline(self, outcome: Outcome, decision: RetryDecision) -> bool:
+        if self.call.on_deadline is None or self.call.deadline is None:
+            return False
+        if decision.deadline_reached:
+            return True
+        # A timeout clipped to the deadline fired (retries may also have run out just then).
+        return isinstance(outcome.exception, httpx.TimeoutException) and (
+            _clock.now() >= self.call.deadline - _MIN_ATTEMPT_TIMEOUT
+        )
 
     def job_may_exist(
         self, what: str, request_id: str | None, cause: BaseException
@@ -191,8 +230,9 @@ class SyncRequester:
         handle: Callable[[httpx.Response], T],
         before_attempt: BeforeAttempt | None = None,
     ) -> T:
-        state = _Attempts(self._policy, self._redact, call)
+        state = _Attempts(self._policy, self._redact, call, request)
         while True:
+            state.prepare(request)
             if before_attempt is not None:
                 before_attempt(request, state.attempt)
             logger.debug("%s (attempt %d)", call.operation, state.attempt + 1)
@@ -252,8 +292,9 @@ class AsyncRequester:
         handle: Callable[[httpx.Response], Awaitable[T]],
         before_attempt: BeforeAttempt | None = None,
     ) -> T:
-        state = _Attempts(self._policy, self._redact, call)
+        state = _Attempts(self._policy, self._redact, call, request)
         while True:
+            state.prepare(request)
             if before_attempt is not None:
                 before_attempt(request, state.attempt)
             logger.debug("%s (attempt %d)", call.operation, state.attempt + 1)

@@ -19,7 +19,9 @@ Rules
   (finite, 0 <= x <= ``max_delay``). Longer than ``max_delay``: no retry, the error carries the
   requested delay. Garbage, negative, infinite or NaN values fall back to the backoff: full jitter
   over ``min(max_delay, initial_delay * 2**attempt)``.
-- A delay that would end after the call's deadline is not slept: the last error is raised.
+- Only a call with a deadline (the reads inside ``poll``) passes ``remaining``: a delay that
+  would reach the deadline is not slept (``deadline_reached``); the last error is raised.
+  Otherwise the per-call ``timeout`` bounds each attempt, never the retries.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class RetryDecision:
     job_may_exist: bool = False
     retry_after: float | None = None
     reason: str = ""
+    deadline_reached: bool = False
 
 
 def parse_retry_after(headers: httpx.Headers, *, now: float | None = None) -> float | None:
@@ -198,6 +201,12 @@ class RetryPolicy:
             delay = retry_after
         else:
             delay = self.backoff(attempt)
-        if remaining is not None and delay > remaining:
-            return no(f"waiting {delay:.2f}s would pass the call's deadline")
+        if remaining is not None and delay >= remaining:
+            return RetryDecision(
+                False,
+                job_may_exist=may_exist,
+                retry_after=retry_after,
+                reason=f"waiting {delay:.2f}s would reach the deadline ({remaining:.2f}s left)",
+                deadline_reached=True,
+            )
         return RetryDecision(True, delay=delay, retry_after=retry_after, reason="retrying")
