@@ -72,36 +72,6 @@ def new_mock(*, defects: set[str] | frozenset[str] = frozenset(), **options: Any
     return MockDeerAPI(**kwargs)
 
 
-def _tcp_nodelay_listening_socket() -> None:
-    """Workaround, until the mock's server is fixed: its listening socket has ``proto == 0``.
-
-    asyncio only sets TCP_NODELAY on accepted sockets whose ``proto`` is ``IPPROTO_TCP``, so the
-    mock's loopback server answers every keep-alive request ~40 ms late (Nagle + delayed ACK):
-    a full engine run takes ~3x longer. Creating the listening socket with ``IPPROTO_TCP``
-    restores TCP_NODELAY. Patched only when the mock's own socket still shows the problem.
-    """
-    import socket
-
-    from deerapi_videos.mock import _server
-
-    probe = _server.bind_socket("127.0.0.1", 0)
-    needs_fix = probe.proto != socket.IPPROTO_TCP
-    probe.close()
-    if not needs_fix:
-        return
-    original = _server.bind_socket
-
-    def bind_socket(host: str, port: int) -> socket.socket:
-        sock = original(host, port)
-        fixed = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
-        return fixed
-
-    _server.bind_socket = bind_socket
-
-
-_tcp_nodelay_listening_socket()
-
-
 @contextmanager
 def served(mock: MockDeerAPI) -> Iterator[str]:
     """The mock on a real loopback socket (what the engine and live mode talk to)."""

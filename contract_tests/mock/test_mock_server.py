@@ -193,3 +193,16 @@ def test_plugin_is_usable_by_other_projects(tmp_path: pytest.TempPathFactory) ->
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_listening_socket_is_tcp_so_keep_alive_answers_are_not_delayed() -> None:
+    # asyncio enables TCP_NODELAY only on accepted sockets whose proto is IPPROTO_TCP.
+    import socket
+
+    from deerapi_videos.mock._server import bind_socket
+
+    sock = bind_socket("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
