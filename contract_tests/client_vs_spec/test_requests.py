@@ -361,12 +361,6 @@ def test_forbidden_parameters_are_never_sent(
     assert recorder.requests == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason="client bug (reported, not fixed within this session): _validation accepts strings "
-    "with lone surrogates; encoding them later raises a bare UnicodeEncodeError",
-)
 @pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("method", ["create", "remix", "retrieve"])
 def test_text_that_cannot_be_encoded_is_a_clear_error(flavour: str, method: str) -> None:

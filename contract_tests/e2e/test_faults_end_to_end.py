@@ -90,11 +90,6 @@ def test_loopback_read_timeout_on_post_is_job_may_exist() -> None:
     assert len(mock.paid_jobs) <= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client bug (reported): the call deadline equals the read timeout "
-    "(_config.deadline_seconds), so a GET whose read timed out is never retried",
-)
 def test_loopback_read_timeout_on_get_is_retried() -> None:
     mock = new_mock(job_duration=0)
     with (
