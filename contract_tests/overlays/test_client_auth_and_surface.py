@@ -76,6 +76,31 @@ def test_testing_module_is_import_light() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_import_defers_the_generated_layer_and_asyncio() -> None:
+    # ``import deerapi_videos`` stays cheap: the generated API modules and models (and attrs),
+    # and asyncio load at first use. The lazy re-exports still resolve to the generated
+    # classes, and a client can be built and used afterwards.
+    code = (
+        "import sys, deerapi_videos; "
+        "lazy = ('deerapi_videos_generated', 'asyncio', 'attrs'); "
+        "eager = sorted(m for m in sys.modules if m.split('.')[0] in lazy); "
+        "assert not eager, eager; "
+        "from deerapi_videos import Video, DeletedVideo, VideoStatus; "
+        "from deerapi_videos_generated.models.video import Video as G; "
+        "assert Video is G and deerapi_videos.Video is G; "
+        "assert set(deerapi_videos.__all__) <= set(dir(deerapi_videos)); "
+        "c = deerapi_videos.DeerAPI(api_key='k', base_url='http://127.0.0.1:9'); "
+        "assert 'deerapi_videos_generated.client' in sys.modules; c.close()"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    missing = subprocess.run(
+        [sys.executable, "-c", "import deerapi_videos; deerapi_videos.NoSuchName"],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode != 0 and "AttributeError" in missing.stderr
+
+
 @pytest.mark.asyncio
 async def test_testing_switch_is_public_and_skips_sleeping(
     api: Any, mock: respx.MockRouter

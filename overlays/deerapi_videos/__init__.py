@@ -13,13 +13,7 @@ The public surface is exactly ``__all__`` (a test freezes it). Tests turn sleepi
 ``client.generated``.
 """
 
-from deerapi_videos_generated.models.deleted_video import DeletedVideo
-from deerapi_videos_generated.models.video import Video
-from deerapi_videos_generated.models.video_content_variant import VideoContentVariant
-from deerapi_videos_generated.models.video_model import VideoModel
-from deerapi_videos_generated.models.video_seconds import VideoSeconds
-from deerapi_videos_generated.models.video_size import VideoSize
-from deerapi_videos_generated.models.video_status import VideoStatus
+from typing import TYPE_CHECKING, Any
 
 from ._client import AsyncDeerAPI, DeerAPI
 from ._errors import (
@@ -42,6 +36,44 @@ from ._errors import (
     ResponseValidationError,
     VideoFailedError,
 )
+
+if TYPE_CHECKING:
+    from deerapi_videos_generated.models.deleted_video import DeletedVideo
+    from deerapi_videos_generated.models.video import Video
+    from deerapi_videos_generated.models.video_content_variant import VideoContentVariant
+    from deerapi_videos_generated.models.video_model import VideoModel
+    from deerapi_videos_generated.models.video_seconds import VideoSeconds
+    from deerapi_videos_generated.models.video_size import VideoSize
+    from deerapi_videos_generated.models.video_status import VideoStatus
+
+# The generated models are re-exported lazily (PEP 562): importing them loads the whole generated
+# layer (attrs and every model), which ``import deerapi_videos`` itself does not need. The first
+# access imports the model and caches it in this module's namespace.
+_LAZY_MODELS = {
+    "DeletedVideo": "deerapi_videos_generated.models.deleted_video",
+    "Video": "deerapi_videos_generated.models.video",
+    "VideoContentVariant": "deerapi_videos_generated.models.video_content_variant",
+    "VideoModel": "deerapi_videos_generated.models.video_model",
+    "VideoSeconds": "deerapi_videos_generated.models.video_seconds",
+    "VideoSize": "deerapi_videos_generated.models.video_size",
+    "VideoStatus": "deerapi_videos_generated.models.video_status",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY_MODELS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "APIConnectionError",

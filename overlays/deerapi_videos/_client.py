@@ -13,12 +13,9 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
 import httpx
-from deerapi_videos_generated.client import AuthenticatedClient
-from deerapi_videos_generated.models.deleted_video import DeletedVideo
-from deerapi_videos_generated.models.video import Video
 
 from . import _clock
 from ._auth import REDACTED
@@ -35,6 +32,11 @@ from ._validation import (
     validate_timeout,
     validate_video_id,
 )
+
+if TYPE_CHECKING:  # the generated layer loads when a client is constructed, not at import
+    from deerapi_videos_generated.client import AuthenticatedClient
+    from deerapi_videos_generated.models.deleted_video import DeletedVideo
+    from deerapi_videos_generated.models.video import Video
 
 __all__ = ["AsyncDeerAPI", "AsyncVideos", "DeerAPI", "Videos"]
 
@@ -62,6 +64,8 @@ def _async_reader(
 
 
 def _generated_client(config: ClientConfig) -> AuthenticatedClient:
+    from deerapi_videos_generated.client import AuthenticatedClient
+
     # The generated client keeps its token in an attrs field that its repr shows, so it gets a
     # placeholder: requests are authenticated by the shared httpx client's BearerAuth instead.
     return AuthenticatedClient(

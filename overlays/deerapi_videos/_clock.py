@@ -8,7 +8,6 @@ wait for real time, and each requested delay is recorded for assertions.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 __all__ = ["asleep", "is_testing", "now", "recorded_sleeps", "set_testing", "sleep"]
@@ -55,6 +54,8 @@ def sleep(seconds: float) -> None:
 
 
 async def asleep(seconds: float) -> None:
+    import asyncio  # here, not at module level: importing asyncio costs ~10 ms of start-up
+
     if _testing:
         _skip(max(seconds, 0.0))
         await asyncio.sleep(0)

@@ -12,29 +12,13 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
-from deerapi_videos_generated.api.videos import (
-    create_video,
-    delete_video,
-    download_video_content,
-    list_videos,
-    remix_video,
-    retrieve_video,
-)
-from deerapi_videos_generated.client import AuthenticatedClient
-from deerapi_videos_generated.models.create_video_request import CreateVideoRequest
-from deerapi_videos_generated.models.deleted_video import DeletedVideo
-from deerapi_videos_generated.models.remix_video_request import RemixVideoRequest
-from deerapi_videos_generated.models.video import Video
-from deerapi_videos_generated.models.video_list import VideoList
-from deerapi_videos_generated.types import UNSET, File
 
 from ._config import ClientConfig, TimeoutTypes, to_timeout
 from ._errors import DeerAPIError, ResponseValidationError
 from ._request import REQUEST_ID_HEADER, CallOptions
-from ._response_check import find_mismatch
 from ._validation import (
     validate_headers,
     validate_idempotency_key,
@@ -51,10 +35,19 @@ from ._validation import (
     validate_video_id,
 )
 
+# The generated layer (attrs, its models, its API modules) is imported inside the methods that
+# use it, so ``import deerapi_videos`` does not pay for it: it loads at the first request built.
+# After that, each function-level import is a dictionary look-up in ``sys.modules``.
+if TYPE_CHECKING:
+    from deerapi_videos_generated.client import AuthenticatedClient
+    from deerapi_videos_generated.models.deleted_video import DeletedVideo
+    from deerapi_videos_generated.models.video import Video
+    from deerapi_videos_generated.models.video_list import VideoList
+
 __all__ = ["Operations", "Prepared"]
 
 T = TypeVar("T")
-M = TypeVar("M", Video, VideoList, DeletedVideo)
+M = TypeVar("M", "Video", "VideoList", "DeletedVideo")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -156,6 +149,8 @@ class Operations:
             except ValueError:  # JSONDecodeError, UnicodeDecodeError
                 kind = response.headers.get("content-type", "no content type")
                 raise invalid("", expected_body, f"text that is not JSON ({kind})") from None
+            from ._response_check import find_mismatch  # loads attrs + the models: first use
+
             problem = find_mismatch(model, data)
             if problem is not None:
                 raise invalid(problem.path, problem.expected, problem.received)
@@ -181,6 +176,11 @@ class Operations:
         extra_headers: Mapping[str, str] | None,
         max_retries: int | None,
     ) -> Prepared[Video]:
+        from deerapi_videos_generated.api.videos import create_video
+        from deerapi_videos_generated.models.create_video_request import CreateVideoRequest
+        from deerapi_videos_generated.models.video import Video
+        from deerapi_videos_generated.types import File
+
         size_value = validate_size(size)
         body = CreateVideoRequest(prompt=validate_prompt(prompt))
         model_value = validate_model(model)
@@ -219,6 +219,10 @@ class Operations:
         extra_headers: Mapping[str, str] | None,
         max_retries: int | None,
     ) -> Prepared[Video]:
+        from deerapi_videos_generated.api.videos import remix_video
+        from deerapi_videos_generated.models.remix_video_request import RemixVideoRequest
+        from deerapi_videos_generated.models.video import Video
+
         vid = validate_video_id(video_id)
         body = RemixVideoRequest(prompt=validate_prompt(prompt))
         model_value = validate_model(model)
@@ -244,6 +248,9 @@ class Operations:
         extra_headers: Mapping[str, str] | None,
         max_retries: int | None,
     ) -> Prepared[Video]:
+        from deerapi_videos_generated.api.videos import retrieve_video
+        from deerapi_videos_generated.models.video import Video
+
         kwargs = retrieve_video._get_kwargs(validate_video_id(video_id))
         request, call = self._request(
             kwargs,
@@ -262,6 +269,9 @@ class Operations:
         extra_headers: Mapping[str, str] | None,
         max_retries: int | None,
     ) -> Prepared[DeletedVideo]:
+        from deerapi_videos_generated.api.videos import delete_video
+        from deerapi_videos_generated.models.deleted_video import DeletedVideo
+
         kwargs = delete_video._get_kwargs(validate_video_id(video_id))
         request, call = self._request(
             kwargs,
@@ -282,6 +292,10 @@ class Operations:
         extra_headers: Mapping[str, str] | None,
         max_retries: int | None,
     ) -> Prepared[VideoList]:
+        from deerapi_videos_generated.api.videos import list_videos
+        from deerapi_videos_generated.models.video_list import VideoList
+        from deerapi_videos_generated.types import UNSET
+
         order_value = validate_order(order)
         kwargs = list_videos._get_kwargs(
             after=UNSET if after is None else validate_text("after", after),
@@ -307,6 +321,8 @@ class Operations:
         max_retries: int | None,
     ) -> tuple[httpx.Request, CallOptions]:
         """The download request; streamed by ``_download`` (the generated parser reads it all)."""
+        from deerapi_videos_generated.api.videos import download_video_content
+
         kwargs = download_video_content._get_kwargs(
             validate_video_id(video_id), variant=validate_variant(variant)
         )

@@ -19,12 +19,14 @@ for :meth:`Poller.next_delay`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import httpx
-from deerapi_videos_generated.models.video import Video
-from deerapi_videos_generated.models.video_error import VideoError
 
 from ._errors import DeerAPIError, PollTimeoutError, VideoFailedError
+
+if TYPE_CHECKING:  # the generated models load at first use, not at ``import deerapi_videos``
+    from deerapi_videos_generated.models.video import Video
 
 __all__ = ["ENDED_WITHOUT_VIDEO", "Poller", "ensure_not_failed", "status_of"]
 
@@ -44,6 +46,8 @@ def status_of(video: Video) -> str:
 
 
 def failure_of(video: Video) -> VideoFailedError:
+    from deerapi_videos_generated.models.video_error import VideoError
+
     status = status_of(video)
     code: str | None = None
     message = f"the job ended with status {status!r} and produced no video"

@@ -28,15 +28,18 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
-
-from deerapi_videos_generated.models.list_order import ListOrder
-from deerapi_videos_generated.models.video_content_variant import VideoContentVariant
-from deerapi_videos_generated.models.video_model import VideoModel
-from deerapi_videos_generated.models.video_seconds import VideoSeconds
-from deerapi_videos_generated.models.video_size import VideoSize
+from typing import IO, TYPE_CHECKING, Any
 
 from ._errors import InvalidParameterError
+
+# The generated enums are imported where they are used, not here: importing any generated module
+# loads the whole generated package (attrs, every model), which ``import deerapi_videos`` avoids.
+if TYPE_CHECKING:
+    from deerapi_videos_generated.models.list_order import ListOrder
+    from deerapi_videos_generated.models.video_content_variant import VideoContentVariant
+    from deerapi_videos_generated.models.video_model import VideoModel
+    from deerapi_videos_generated.models.video_seconds import VideoSeconds
+    from deerapi_videos_generated.models.video_size import VideoSize
 
 __all__ = [
     "ImageFile",
@@ -127,6 +130,8 @@ def validate_prompt(prompt: object) -> str:
 
 
 def validate_model(model: object) -> VideoModel | str | None:
+    from deerapi_videos_generated.models.video_model import VideoModel
+
     if model is None:
         return None
     if isinstance(model, VideoModel):
@@ -144,6 +149,8 @@ def validate_model(model: object) -> VideoModel | str | None:
 
 
 def validate_seconds(seconds: object) -> VideoSeconds | None:
+    from deerapi_videos_generated.models.video_seconds import VideoSeconds
+
     if seconds is None:
         return None
     allowed = _values(VideoSeconds)
@@ -160,6 +167,8 @@ def validate_seconds(seconds: object) -> VideoSeconds | None:
 
 
 def validate_size(size: object) -> VideoSize | None:
+    from deerapi_videos_generated.models.video_size import VideoSize
+
     if size is None:
         return None
     if isinstance(size, str):
@@ -171,6 +180,8 @@ def validate_size(size: object) -> VideoSize | None:
 
 
 def validate_variant(variant: object) -> VideoContentVariant:
+    from deerapi_videos_generated.models.video_content_variant import VideoContentVariant
+
     if isinstance(variant, str):
         try:
             return VideoContentVariant(variant)
@@ -182,6 +193,8 @@ def validate_variant(variant: object) -> VideoContentVariant:
 
 
 def validate_order(order: object) -> ListOrder | None:
+    from deerapi_videos_generated.models.list_order import ListOrder
+
     if order is None:
         return None
     if isinstance(order, str):
