@@ -27,6 +27,27 @@ def clean_run() -> Iterator[ConformanceResult]:
         )
 
 
+@pytest.fixture(scope="module")
+def instant_jobs_run() -> ConformanceResult:
+    """A stateful-only run against a mock whose jobs are completed as soon as they are created.
+
+    With jobs that age on retrieve, whether schemathesis' random link walks ever reach a
+    completed video depends on the seed and on code changes that shift generation (seen: no
+    remix success in 100 steps). Instant jobs make every create -> remix/content chain a
+    success path. Jobs moving through queued/in_progress are covered by the clean run above and
+    by the pytest state machine, which drives the clock itself.
+    """
+    with served(new_mock(job_duration=0.0)) as base_url:
+        return run_conformance(
+            base_url,
+            API_KEY,
+            phases=("stateful",),
+            max_examples=PROFILE.max_examples,
+            seed=PROFILE.seed,
+            stateful_steps=PROFILE.stateful_steps,
+        )
+
+
 def _describe(result: ConformanceResult) -> str:
     seen = sorted({(f.operation, f.check, f.message.splitlines()[0]) for f in result.failures})
     return "\n".join(f"{op} {check}: {msg}" for op, check, msg in seen)
@@ -67,9 +88,10 @@ def test_positive_and_negative_inputs_were_sent(clean_run: ConformanceResult) ->
     assert counts[("GET /v1/videos", 200)] > 0
 
 
-def test_stateful_phase_reaches_completed_videos(clean_run: ConformanceResult) -> None:
-    """Links chain create -> retrieve -> content/remix; the jobs finish, so success paths run."""
-    stateful = clean_run.status_counts(phase="stateful")
+def test_stateful_phase_reaches_completed_videos(instant_jobs_run: ConformanceResult) -> None:
+    """Links chain create -> retrieve -> content/remix on completed videos: success paths run."""
+    assert not instant_jobs_run.failures, _describe(instant_jobs_run)
+    stateful = instant_jobs_run.status_counts(phase="stateful")
     assert stateful[("POST /v1/videos", 200)] > 0
     assert stateful[("GET /v1/videos/{video_id}", 200)] > 0
     assert stateful[("POST /v1/videos/{video_id}/remix", 200)] > 0, stateful
@@ -77,7 +99,7 @@ def test_stateful_phase_reaches_completed_videos(clean_run: ConformanceResult) -
     assert stateful[("DELETE /v1/videos/{video_id}", 200)] > 0, stateful
     completed = [
         e
-        for e in clean_run.exchanges
+        for e in instant_jobs_run.exchanges
         if e.phase == "stateful"
         and isinstance(e.response_json, dict)
         and e.response_json.get("status") == "completed"
