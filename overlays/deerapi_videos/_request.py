@@ -13,7 +13,9 @@ next attempt or before an error is raised, so no connection is left checked out.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -32,7 +34,14 @@ from ._errors import (
 )
 from ._retry import Outcome, RetryDecision, RetryPolicy
 
-__all__ = ["REQUEST_ID_HEADER", "AsyncRequester", "CallOptions", "SyncRequester", "logger"]
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "AsyncRequester",
+    "CallOptions",
+    "SyncRequester",
+    "logger",
+    "pool_size",
+]
 
 T = TypeVar("T")
 
@@ -276,14 +285,61 @@ class SyncRequester:
             state.attempt += 1
 
 
+def pool_size(http: httpx.AsyncClient) -> int | None:
+    """The connection limit of ``http``'s pool when it is httpx's own transport, else None.
+
+    Read from httpcore's pool (``_max_connections``, ``sys.maxsize`` when unlimited): httpx
+    exposes no public accessor. Any other transport (a mock, a custom one) or an unlimited pool
+    gets no gate.
+    """
+    transport = getattr(http, "_transport", None)
+    if not isinstance(transport, httpx.AsyncHTTPTransport):
+        return None
+    limit = getattr(getattr(transport, "_pool", None), "_max_connections", None)
+    if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit < sys.maxsize:
+        return limit
+    return None
+
+
+class _NoGate:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
 class AsyncRequester:
+    """The async request path.
+
+    With ``gate`` (a number of connections: the pool's size), at most that many attempts are
+    inside httpx at once; the others wait on an ``asyncio.Semaphore`` instead of in httpcore's
+    pool queue. httpcore 1.0 re-plans its whole queue on every pool event (each queued request
+    against each connection: quadratic in queued requests, run on the event loop), so hundreds
+    of concurrent calls on a 100-connection pool spent most of their time there. A permit is
+    held from before ``send`` until the response is closed, because that is when httpcore gives
+    the connection back; it is never held across a retry wait (or a poll wait, which happens
+    between calls).
+    """
+
     def __init__(
-        self, http: httpx.AsyncClient, auth: BearerAuth, policy: RetryPolicy, redact: Redactor
+        self,
+        http: httpx.AsyncClient,
+        auth: BearerAuth,
+        policy: RetryPolicy,
+        redact: Redactor,
+        gate: int | None = None,
     ) -> None:
         self._http = http
         self._auth = auth
         self._policy = policy
         self._redact = redact
+        self._gate: AbstractAsyncContextManager[object] = _NoGate()
+        if gate is not None:
+            import asyncio  # here: ``import deerapi_videos`` does not load asyncio
+
+            # Bound to an event loop at first contended use (Python >= 3.10), not here.
+            self._gate = asyncio.Semaphore(gate)
 
     async def send(
         self,
@@ -300,35 +356,39 @@ class AsyncRequester:
             logger.debug("%s (attempt %d)", call.operation, state.attempt + 1)
             request_id: str | None = None
             body_text = ""
-            try:
-                response = await self._http.send(
-                    request, stream=True, auth=self._auth, follow_redirects=call.follow_redirects
-                )
-            except httpx.TransportError as exc:
-                outcome = Outcome(exception=exc)
-            else:
+            async with self._gate:  # released once the response is closed, before any wait
                 try:
-                    request_id = response.headers.get(REQUEST_ID_HEADER)
-                    if response.is_success:
-                        try:
-                            return await handle(response)
-                        except httpx.TransportError as exc:
-                            outcome = Outcome(exception=exc)
-                        except DeerAPIError as exc:
-                            error = state.unreadable_success(exc, request_id)
-                            if error is exc:
-                                raise
-                            raise error from exc
-                    else:
-                        try:
-                            body_text = (await response.aread()).decode("utf-8", "replace")
-                        except httpx.TransportError:
-                            body_text = ""
-                        outcome = Outcome(
-                            status_code=response.status_code, headers=response.headers
-                        )
-                finally:
-                    await response.aclose()
+                    response = await self._http.send(
+                        request,
+                        stream=True,
+                        auth=self._auth,
+                        follow_redirects=call.follow_redirects,
+                    )
+                except httpx.TransportError as exc:
+                    outcome = Outcome(exception=exc)
+                else:
+                    try:
+                        request_id = response.headers.get(REQUEST_ID_HEADER)
+                        if response.is_success:
+                            try:
+                                return await handle(response)
+                            except httpx.TransportError as exc:
+                                outcome = Outcome(exception=exc)
+                            except DeerAPIError as exc:
+                                error = state.unreadable_success(exc, request_id)
+                                if error is exc:
+                                    raise
+                                raise error from exc
+                        else:
+                            try:
+                                body_text = (await response.aread()).decode("utf-8", "replace")
+                            except httpx.TransportError:
+                                body_text = ""
+                            outcome = Outcome(
+                                status_code=response.status_code, headers=response.headers
+                            )
+                    finally:
+                        await response.aclose()
             decision = state.decide(outcome)
             if not decision.retry:
                 error = state.error(outcome, decision, request_id=request_id, body_text=body_text)
