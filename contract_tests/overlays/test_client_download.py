@@ -202,3 +202,59 @@ async def test_downloading_an_unfinished_video_is_a_conflict(
     )
     with pytest.raises(ConflictError):
         await api.videos.download_content("video_1", tmp_path / "cat.mp4")
+
+
+async def test_async_download_does_file_work_off_the_event_loop(
+    mock: respx.MockRouter, tmp_path: Path, broken_stream: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import threading
+
+    from deerapi_videos import AsyncDeerAPI
+
+    from .conftest import BASE
+
+    loop_thread = threading.get_ident()
+    fsync_threads: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        fsync_threads.append(threading.get_ident())
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    mock.get(ROUTE).mock(return_value=_full(broken_stream, ranges=False))
+    progress_threads: set[int] = set()
+    target = tmp_path / "cat.mp4"
+    async with AsyncDeerAPI(api_key="sk-test", base_url=BASE) as client:
+        await client.videos.download_content(
+            "video_1", target, on_bytes=lambda d, t: progress_threads.add(threading.get_ident())
+        )
+    assert target.read_bytes() == CONTENT
+    # The file and its directory were fsync'ed (durability), both in a worker thread.
+    assert len(fsync_threads) == 2 and loop_thread not in fsync_threads
+    assert progress_threads == {loop_thread}  # callbacks run on the event loop
+
+
+async def test_writeback_is_started_while_the_body_arrives(
+    api: Any,
+    mock: respx.MockRouter,
+    tmp_path: Path,
+    broken_stream: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import deerapi_videos._download as download
+
+    calls: list[tuple[int, int]] = []
+
+    def fadvise(fd: int, offset: int, length: int, advice: int) -> None:
+        calls.append((offset, length))
+
+    monkeypatch.setattr(download, "_WRITEBACK_EVERY", 16384)
+    monkeypatch.setattr(download, "_FADVISE", fadvise)
+    mock.get(ROUTE).mock(return_value=_full(broken_stream, ranges=False))
+    target = tmp_path / "cat.mp4"
+    await api.videos.download_content("video_1", target)
+    assert target.read_bytes() == CONTENT
+    assert calls and calls[0][0] == 0
+    assert all(offset + length <= len(CONTENT) for offset, length in calls)

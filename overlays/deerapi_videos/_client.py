@@ -44,6 +44,7 @@ T = TypeVar("T")
 
 DEFAULT_POLL_TIMEOUT = 900.0
 ASYNC_POOL_SIZE = 100  # connections of the httpx client AsyncDeerAPI builds (httpx's default)
+ASYNC_WRITE_BLOCK = 1 << 20  # async downloads write in blocks of this size, off the event loop
 ASYNC_KEEPALIVE = 20  # idle connections it keeps (httpx's default; see AsyncDeerAPI)
 
 
@@ -583,6 +584,13 @@ class AsyncVideos:
         extra_headers: Mapping[str, str] | None = None,
         max_retries: int | None = None,
     ) -> Path:
+        """Stream the content to ``path``; ``on_bytes(done, total)`` reports progress.
+
+        File writes (blocks of about 1 MiB) and the final fsync and rename run in worker
+        threads, so a download does not stall other tasks; ``on_bytes`` is called on the loop.
+        """
+        import asyncio  # here: ``import deerapi_videos`` does not load asyncio
+
         request, call = self._ops.download(
             video_id,
             variant=variant,
@@ -590,14 +598,33 @@ class AsyncVideos:
             extra_headers=extra_headers,
             max_retries=max_retries,
         )
-        state = DownloadState(path, on_bytes)
+        state = DownloadState(path, on_bytes)  # checks the path, creates the temp file
         try:
 
             async def handle(response: httpx.Response) -> Path:
                 state.begin(response)
-                async for chunk in response.aiter_bytes():
-                    state.write(chunk)
-                return state.finish(request)
+                block: list[bytes] = []
+                size = 0
+                try:
+                    async for chunk in response.aiter_bytes():
+                        if not chunk:
+                            continue
+                        block.append(chunk)
+                        size += len(chunk)
+                        if size >= ASYNC_WRITE_BLOCK:
+                            await asyncio.to_thread(state.write_only, b"".join(block))
+                            block.clear()
+                            size = 0
+                        state.report(pending=size)
+                except httpx.TransportError:
+                    # The body broke off: keep what arrived, so a retry with Range resumes
+                    # after it.
+                    if size:
+                        await asyncio.to_thread(state.write_only, b"".join(block))
+                    raise
+                # The last block, fsync and rename in one thread hop (one in all for a body
+                # under ASYNC_WRITE_BLOCK).
+                return await asyncio.to_thread(state.finish, request, b"".join(block))
 
             try:
                 return await self._requester.send(request, call, handle, state.before_attempt)
