@@ -457,3 +457,62 @@ async def test_delete(api: Any, mock: respx.MockRouter) -> None:
     )
     result = await api.videos.delete("video_1")
     assert result.deleted is True
+
+
+_NOT_FOUND = httpx.Response(
+    404, json={"error": {"message": "No video found", "type": "invalid_request_error"}}
+)
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        httpx.ReadError("connection reset after sending"),
+        httpx.RemoteProtocolError("server disconnected without sending a response"),
+        httpx.ReadTimeout("timed out"),
+        httpx.Response(500, json={"error": {"message": "oops"}}),
+        httpx.Response(502, text="<html>Bad Gateway</html>"),
+        httpx.Response(503),
+    ],
+    ids=["read-error", "disconnected", "read-timeout", "500", "502", "503"],
+)
+async def test_delete_whose_answer_was_lost_and_retry_gets_404_is_deleted(
+    api: Any, mock: respx.MockRouter, lost: Any, sleeps: list[float]
+) -> None:
+    route = mock.delete("/v1/videos/video_1").mock(side_effect=[lost, _NOT_FOUND])
+    result = await api.videos.delete("video_1")
+    assert type(result).__name__ == "DeletedVideo"
+    assert (result.id, result.object_, result.deleted) == ("video_1", "video.deleted", True)
+    assert route.call_count == 2
+
+
+async def test_delete_404_on_the_first_attempt_still_raises(
+    api: Any, mock: respx.MockRouter
+) -> None:
+    route = mock.delete("/v1/videos/video_1").mock(return_value=_NOT_FOUND)
+    with pytest.raises(NotFoundError):
+        await api.videos.delete("video_1")
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [httpx.ConnectError("refused"), httpx.ConnectTimeout("no connect"), httpx.Response(429)],
+    ids=["connect-error", "connect-timeout", "429"],
+)
+async def test_delete_404_after_an_attempt_that_cannot_have_run_raises(
+    api: Any, mock: respx.MockRouter, refused: Any
+) -> None:
+    # The first attempt never reached the server (or was refused), so the 404 is the truth.
+    route = mock.delete("/v1/videos/video_1").mock(side_effect=[refused, _NOT_FOUND])
+    with pytest.raises(NotFoundError):
+        await api.videos.delete("video_1")
+    assert route.call_count == 2
+
+
+async def test_a_404_after_a_lost_answer_is_success_only_for_delete(
+    api: Any, mock: respx.MockRouter
+) -> None:
+    mock.get("/v1/videos/video_1").mock(side_effect=[httpx.ReadError("reset"), _NOT_FOUND])
+    with pytest.raises(NotFoundError):
+        await api.videos.retrieve("video_1")

@@ -66,6 +66,17 @@ def _async_reader(
     return handle
 
 
+def _deleted(video_id: str) -> Callable[[], DeletedVideo]:
+    """What a DELETE whose answer was lost returns once a retry shows the video gone."""
+
+    def gone() -> DeletedVideo:
+        from deerapi_videos_generated.models.deleted_video import DeletedVideo
+
+        return DeletedVideo(id=video_id, object_="video.deleted", deleted=True)
+
+    return gone
+
+
 def _generated_client(config: ClientConfig) -> AuthenticatedClient:
     from deerapi_videos_generated.client import AuthenticatedClient
 
@@ -341,10 +352,18 @@ class Videos:
         extra_headers: Mapping[str, str] | None = None,
         max_retries: int | None = None,
     ) -> DeletedVideo:
+        """Delete a job. If an attempt's answer was lost (connection dropped after sending, read
+        timeout, 5xx) and the retry gets 404, that attempt deleted it: the result is the
+        ``DeletedVideo`` it would have returned. A 404 on the first attempt raises."""
         prepared = self._ops.delete(
             video_id, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
         )
-        return self._requester.send(prepared.request, prepared.call, _sync_reader(prepared.parse))
+        return self._requester.send(
+            prepared.request,
+            prepared.call,
+            _sync_reader(prepared.parse),
+            on_gone=_deleted(video_id),
+        )
 
 
 class DeerAPI:
@@ -707,11 +726,15 @@ class AsyncVideos:
         extra_headers: Mapping[str, str] | None = None,
         max_retries: int | None = None,
     ) -> DeletedVideo:
+        """Delete a job; a 404 to a retry after a lost answer is success (see ``Videos.delete``)."""
         prepared = self._ops.delete(
             video_id, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
         )
         return await self._requester.send(
-            prepared.request, prepared.call, _async_reader(prepared.parse)
+            prepared.request,
+            prepared.call,
+            _async_reader(prepared.parse),
+            on_gone=_deleted(video_id),
         )
 
 

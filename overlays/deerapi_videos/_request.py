@@ -73,6 +73,8 @@ BeforeAttempt = Callable[[httpx.Request, int], None]
 # No attempt gets less than this, even right at a deadline (it then times out at once).
 _MIN_ATTEMPT_TIMEOUT = 0.001
 _TIMEOUT_KEYS = ("connect", "read", "write", "pool")
+# Transport errors raised before any byte of the request reached the server.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class _Attempts:
@@ -85,6 +87,8 @@ class _Attempts:
         self.redact = redact
         self.call = call
         self.attempt = 0
+        # Whether a failed attempt may have been carried out by the server (its answer lost).
+        self.may_have_run = False
         # The per-attempt timeout the call was built with (httpx's extension dict).
         self.timeout: dict[str, float | None] = dict(
             request.extensions.get("timeout") or dict.fromkeys(_TIMEOUT_KEYS)
@@ -130,6 +134,31 @@ class _Attempts:
             return type(exc)(self.redact(text))
         except Exception:  # an exception type with another signature
             return DeerAPIError(f"{type(exc).__name__}: {self.redact(text)}")
+
+    def note_retry(self, outcome: Outcome) -> None:
+        """Before retrying: could the failed attempt have reached the server and run?
+
+        Not if the connection was never made (connect error or timeout, pool timeout) or the
+        server refused to work on it (4xx, e.g. 408, 429). A dropped connection after sending,
+        a read timeout or a 5xx may have run.
+        """
+        if outcome.exception is not None:
+            if not isinstance(outcome.exception, _NEVER_SENT):
+                self.may_have_run = True
+        elif outcome.status_code is not None and outcome.status_code >= 500:
+            self.may_have_run = True
+
+    def gone_after_lost_answer(self, status_code: int, on_gone: object) -> bool:
+        """A 404 to a retry of a call whose earlier attempt may have run: it ran (``on_gone``)."""
+        if on_gone is None or status_code != 404 or not self.may_have_run:
+            return False
+        logger.warning(
+            "%s: 404 on retry %d after an attempt whose answer was lost; the earlier attempt "
+            "succeeded",
+            self.call.operation,
+            self.attempt,
+        )
+        return True
 
     def log_retry(self, outcome: Outcome, request_id: str | None, decision: RetryDecision) -> None:
         logger.warning(
@@ -238,7 +267,13 @@ class SyncRequester:
         call: CallOptions,
         handle: Callable[[httpx.Response], T],
         before_attempt: BeforeAttempt | None = None,
+        on_gone: Callable[[], T] | None = None,
     ) -> T:
+        """Send ``request`` with retries; ``handle`` reads a success response.
+
+        ``on_gone`` (DELETE): when an attempt whose answer was lost may have run and a retry
+        gets 404, the resource was removed by that attempt: return ``on_gone()``.
+        """
         state = _Attempts(self._policy, self._redact, call, request)
         while True:
             state.prepare(request)
@@ -266,6 +301,9 @@ class SyncRequester:
                             if error is exc:
                                 raise
                             raise error from exc
+                    elif state.gone_after_lost_answer(response.status_code, on_gone):
+                        assert on_gone is not None
+                        return on_gone()
                     else:
                         try:
                             body_text = response.read().decode("utf-8", "replace")
@@ -280,6 +318,7 @@ class SyncRequester:
             if not decision.retry:
                 error = state.error(outcome, decision, request_id=request_id, body_text=body_text)
                 raise error
+            state.note_retry(outcome)
             state.log_retry(outcome, request_id, decision)
             _clock.sleep(decision.delay)
             state.attempt += 1
@@ -347,7 +386,9 @@ class AsyncRequester:
         call: CallOptions,
         handle: Callable[[httpx.Response], Awaitable[T]],
         before_attempt: BeforeAttempt | None = None,
+        on_gone: Callable[[], T] | None = None,
     ) -> T:
+        """As :meth:`SyncRequester.send`."""
         state = _Attempts(self._policy, self._redact, call, request)
         while True:
             state.prepare(request)
@@ -379,6 +420,9 @@ class AsyncRequester:
                                 if error is exc:
                                     raise
                                 raise error from exc
+                        elif state.gone_after_lost_answer(response.status_code, on_gone):
+                            assert on_gone is not None
+                            return on_gone()
                         else:
                             try:
                                 body_text = (await response.aread()).decode("utf-8", "replace")
@@ -393,6 +437,7 @@ class AsyncRequester:
             if not decision.retry:
                 error = state.error(outcome, decision, request_id=request_id, body_text=body_text)
                 raise error
+            state.note_retry(outcome)
             state.log_retry(outcome, request_id, decision)
             await _clock.asleep(decision.delay)
             state.attempt += 1
