@@ -6,7 +6,6 @@ capture what went on the wire without a network or a patched client.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import httpx
 from deerapi_videos import AsyncDeerAPI, DeerAPI
 
+from contract_tests.asyncio_support import run_isolated
 from contract_tests.client_vs_spec._support import API_KEY, BASE_URL
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -103,4 +103,4 @@ def call(
                 return [video async for video in result]
             return await result
 
-    return asyncio.run(run())
+    return run_isolated(run())

@@ -18,7 +18,6 @@ never left).
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from deerapi_videos import (
 from deerapi_videos.mock import Fault, MockDeerAPI
 from deerapi_videos.mock._app import asset_for
 
+from contract_tests.asyncio_support import run_isolated
 from contract_tests.e2e._harness import async_client, new_mock, refuse_first, sync_client
 
 OPS = {  # client method -> (operationId, HTTP method, path suffix)
@@ -289,7 +289,7 @@ def test_fault_matrix_sync(fault: str, op: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("fault", "op"), CELLS, ids=_ids(CELLS))
 def test_fault_matrix_async(fault: str, op: str, tmp_path: Path) -> None:
-    s, result, error, refused = asyncio.run(_run_async(fault, op, tmp_path))
+    s, result, error, refused = run_isolated(_run_async(fault, op, tmp_path))
     _check(fault, op, s, result, error, refused, tmp_path)
 
 

@@ -18,6 +18,7 @@ from deerapi_videos import (
 )
 from deerapi_videos.mock import Fault
 
+from contract_tests.asyncio_support import run_isolated
 from contract_tests.e2e._harness import API_KEY, async_client, new_mock, sync_client
 
 
@@ -154,8 +155,6 @@ def test_expired_status_ends_polling_as_failed() -> None:
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])
 def test_persistent_html_error_page_gives_internal_server_error(flavour: str) -> None:
-    import asyncio
-
     mock = new_mock(job_duration=0)
     source = mock.add_video().id
     mock.inject(Fault.html_error(502, times=None))
@@ -182,7 +181,7 @@ def test_persistent_html_error_page_gives_internal_server_error(flavour: str) ->
                     except Exception as exc:
                         errors.append(exc)
 
-        asyncio.run(run())
+        run_isolated(run())
     get_error, post_error = errors
     assert type(get_error) is InternalServerError and get_error.status_code == 502
     assert "Bad Gateway" in get_error.error_message and get_error.request_id
