@@ -149,3 +149,8 @@ def test_trap_checks_fire_on_the_stock_generator(tmp_path: Path) -> None:
     assert 'default=None, kw_only=True, alias="timeout"' in (out / "client.py").read_text()
     assert "return self.file_name, self.payload" in (out / "types.py").read_text()
     assert "raise ValueError" not in (out / "types.py").read_text()
+
+
+def test_an_output_path_naming_an_error_is_not_a_warning(tmp_path: Path) -> None:
+    out = regenerate.generate_into(tmp_path / "error-and-warning-logs")
+    assert regenerate.compare(out, GENERATED) == []
