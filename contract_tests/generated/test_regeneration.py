@@ -78,16 +78,58 @@ def test_drift_check_fails_on_any_difference(edit: str, tmp_path: Path) -> None:
     assert "models/" in result.stdout and "stale" in result.stderr
 
 
-def test_generator_warnings_are_failures(tmp_path: Path) -> None:
+@pytest.fixture
+def warning_spec(tmp_path: Path) -> Path:
+    """The spec with a body the generator cannot model: it warns and skips the operation."""
     spec = yaml.safe_load(SPEC_PATH.read_text())
-    # A body the generator cannot model: it warns, skips the operation, and still exits 0.
     spec["paths"]["/v1/videos/{video_id}/remix"]["post"]["requestBody"]["content"] = {
         "application/xml": {"schema": {"type": "object"}}
     }
     broken = tmp_path / "broken.yaml"
     broken.write_text(yaml.safe_dump(spec))
-    with pytest.raises(regenerate.RegenerationError, match="failed or warned"):
-        regenerate.generate_into(tmp_path / "out", spec=broken)
+    return broken
+
+
+def test_generator_warnings_are_failures(warning_spec: Path, tmp_path: Path) -> None:
+    with pytest.raises(regenerate.RegenerationError, match=r"failed or warned \(exit status 1\)"):
+        regenerate.generate_into(tmp_path / "out", spec=warning_spec)
+
+
+def test_only_fail_on_warning_makes_a_generator_warning_an_exit_status(
+    warning_spec: Path, tmp_path: Path
+) -> None:
+    """The generator reports that body as a warning, not an error, and exits 0 without the flag.
+
+    regenerate.py judges the exit status alone, so it must pass ``--fail-on-warning``.
+    """
+    config = tmp_path / "config.yaml"
+    config.write_text("post_hooks: []\n")
+
+    def generate(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                str(Path(sys.executable).parent / "openapi-python-client"),
+                "generate",
+                "--path",
+                str(warning_spec),
+                "--config",
+                str(config),
+                "--meta",
+                "none",
+                "--output-path",
+                str(tmp_path / f"out{len(flags)}"),
+                *flags,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    lenient, strict = generate(), generate("--fail-on-warning")
+    assert lenient.returncode == 0, lenient.stdout + lenient.stderr
+    assert "Warning(s) encountered" in lenient.stderr
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+    assert "Warning(s) encountered" in strict.stderr
 
 
 def test_unpinned_tools_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,5 +194,6 @@ def test_trap_checks_fire_on_the_stock_generator(tmp_path: Path) -> None:
 
 
 def test_an_output_path_naming_an_error_is_not_a_warning(tmp_path: Path) -> None:
+    # Once, the generator's output was searched for "warning"/"error", and this path matched.
     out = regenerate.generate_into(tmp_path / "error-and-warning-logs")
     assert regenerate.compare(out, GENERATED) == []
