@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--poll-after-ms", type=int, default=None)
     args = parser.parse_args()
 
-    from deerapi_videos.mock import MockDeerAPI, ScaledClock
+    from deerapi_videos_mock import MockDeerAPI, ScaledClock
 
     mock = MockDeerAPI(
         api_key=API_KEY,

@@ -1,6 +1,6 @@
 """500 concurrent create_and_poll + download jobs against the mock: ours vs raw httpx asyncio.
 
-The mock (``deerapi_videos.mock``, uvicorn + starlette) runs in its own process on a scaled
+The mock (``deerapi_videos_mock``, uvicorn + starlette) runs in its own process on a scaled
 clock (8 mock-second jobs, 40x: about 0.2 s real), sends an ``openai-poll-after-ms`` hint of
 50 ms, and serves 256 KiB videos. Each run gets a fresh mock and a fresh client process
 (``_concurrency_worker.py``); runs alternate ours / raw. We report wall time, jobs/s, client
@@ -85,7 +85,7 @@ def run(report: Report, quick: bool) -> None:
         report.add("concurrency", "AsyncDeerAPI", "client not importable yet", verdict="n/a")
         return
     try:
-        import deerapi_videos.mock  # noqa: F401
+        import deerapi_videos_mock  # noqa: F401
     except ImportError as exc:
         report.add("concurrency", "mock", f"not importable: {exc}", verdict="n/a")
         return

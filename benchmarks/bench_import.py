@@ -22,8 +22,8 @@ from _common import PYTHON, Report, env_for_child, median, ours_available, sprea
 MODULES = ("httpx", "deerapi_videos", "openai")
 # Modules the client must never pull in: the mock and the tooling the CLI and tests use.
 HEAVY = (
-    "deerapi_videos.mock",
-    "deerapi_videos.cli",
+    "deerapi_videos_mock",
+    "deerapi_videos_cli",
     "deerapi_videos.testing",
     "schemathesis",
     "starlette",

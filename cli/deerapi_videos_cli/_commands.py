@@ -13,52 +13,26 @@ import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from typing import Any, NoReturn, TypeVar
 
 import click
+from deerapi_videos import DeerAPI, VideoContentVariant, VideoSeconds, VideoSize
 
 from ._output import EXIT_API_ERROR, EXIT_INTERRUPTED, Output, to_data
 from ._progress import DownloadProgress, WaitProgress
-
-if TYPE_CHECKING:
-    from deerapi_videos import DeerAPI
+from ._state import State, current_state
 
 __all__ = ["cli"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SECONDS_CHOICES = ("4", "8", "12")
-SIZE_CHOICES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
-VARIANT_CHOICES = ("video", "thumbnail", "spritesheet")
+# The choices are the client's public enums (one home: the spec, through the generated layer).
+SECONDS_CHOICES = tuple(sorted((member.value for member in VideoSeconds), key=int))
+SIZE_CHOICES = tuple(member.value for member in VideoSize)
+VARIANT_CHOICES = tuple(member.value for member in VideoContentVariant)
 _LOG_HANDLER_NAME = "deerapi-videos-cli"
 _VARIANT_SUFFIX = {"video": ".mp4", "thumbnail": ".webp", "spritesheet": ".jpg"}
-
-
-@dataclass
-class State:
-    """Options given before the command name, shared by every command."""
-
-    api_key: str | None
-    base_url: str | None
-    output: Output
-    timeout: float | None
-
-    def client(self) -> DeerAPI:
-        """A client for this invocation (the key and URL fall back to the environment)."""
-        from deerapi_videos import DeerAPI
-
-        kwargs: dict[str, Any] = {}
-        if self.api_key:
-            kwargs["api_key"] = self.api_key
-        if self.base_url:
-            kwargs["base_url"] = self.base_url
-        return DeerAPI(**kwargs)
-
-
-def _state() -> State:
-    return cast(State, click.get_current_context().find_object(State))
 
 
 def _json_option(func: F) -> F:
@@ -67,7 +41,7 @@ def _json_option(func: F) -> F:
     def enable(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         if value:
             ctx.ensure_object(State)  # the group created it; this only finds it
-            _state().output.json_mode = True
+            current_state().output.json_mode = True
 
     return click.option(
         "--json",
@@ -81,7 +55,7 @@ def _json_option(func: F) -> F:
 
 def fail(exc: BaseException) -> NoReturn:
     """Print the one error line and exit 1."""
-    _state().output.error(exc)
+    current_state().output.error(exc)
     sys.exit(EXIT_API_ERROR)
 
 
@@ -97,7 +71,7 @@ def api_errors() -> Iterator[None]:
 
 
 def _interrupted(video_id: str | None, *, action: str, output: Path | None = None) -> NoReturn:
-    out = _state().output
+    out = current_state().output
     if video_id:
         download = f"deerapi-videos download {video_id}"
         if output is not None:
@@ -117,7 +91,7 @@ def _interrupted(video_id: str | None, *, action: str, output: Path | None = Non
 
 def _wait(client: DeerAPI, video_id: str, timeout: float | None) -> Any:
     """Poll until the job ends, drawing status and percentage; Ctrl-C names the video id."""
-    out = _state().output
+    out = current_state().output
     bar = WaitProgress(video_id, enabled=out.show_progress, console=out.err)
     kwargs: dict[str, Any] = {"on_progress": bar}
     if timeout is not None:
@@ -131,7 +105,7 @@ def _wait(client: DeerAPI, video_id: str, timeout: float | None) -> Any:
 
 def _download(client: DeerAPI, video_id: str, path: Path, variant: str) -> Path:
     """Stream one asset to ``path`` with a bytes / rate / ETA bar."""
-    out = _state().output
+    out = current_state().output
     bar = DownloadProgress(path.name, enabled=out.show_progress, console=out.err)
     try:
         with bar:
@@ -147,7 +121,7 @@ def _default_path(video_id: str, variant: str) -> Path:
 
 def _downloaded(path: Path, video_id: str, variant: str) -> None:
     size = path.stat().st_size if path.exists() else None
-    _state().output.message(
+    current_state().output.message(
         {"video_id": video_id, "variant": variant, "path": str(path), "bytes": size},
         f"Saved {variant} of {video_id} to {path} ({size} bytes)",
         plain=lambda: str(path),
@@ -260,7 +234,7 @@ def create(
     output: Path | None,
 ) -> None:
     """Start a (paid) video job from PROMPT."""
-    state = _state()
+    state = current_state()
     kwargs: dict[str, Any] = {"prompt": prompt}
     for name, value in (
         ("model", model),
@@ -301,7 +275,7 @@ def create(
 @_json_option
 def remix(video_id: str, prompt: str, model: str | None, wait: bool) -> None:
     """Start a (paid) remix of the completed video VIDEO_ID with a new PROMPT."""
-    state = _state()
+    state = current_state()
     kwargs: dict[str, Any] = {"prompt": prompt}
     if model is not None:
         kwargs["model"] = model
@@ -323,7 +297,7 @@ def remix(video_id: str, prompt: str, model: str | None, wait: bool) -> None:
 @_json_option
 def get(video_id: str, wait: bool) -> None:
     """Show a video job's status (and wait for it with --wait)."""
-    state = _state()
+    state = current_state()
     with api_errors():
         client = state.client()
         with client:
@@ -344,7 +318,7 @@ def get(video_id: str, wait: bool) -> None:
 @_json_option
 def list_(limit: int) -> None:
     """List your video jobs."""
-    state = _state()
+    state = current_state()
     with api_errors():
         client = state.client()
         with client:
@@ -375,7 +349,7 @@ def list_(limit: int) -> None:
 @_json_option
 def download(video_id: str, variant: str, output: Path | None) -> None:
     """Download a completed job's video, thumbnail or spritesheet."""
-    state = _state()
+    state = current_state()
     path = output or _default_path(video_id, variant)
     with api_errors():
         client = state.client()
@@ -389,7 +363,7 @@ def download(video_id: str, variant: str, output: Path | None) -> None:
 @_json_option
 def delete(video_id: str) -> None:
     """Delete a video job and its content."""
-    state = _state()
+    state = current_state()
     with api_errors():
         client = state.client()
         with client:
@@ -421,9 +395,9 @@ def delete(video_id: str) -> None:
 )
 def mock(host: str, port: int, mock_key: str | None, speed: float) -> None:
     """Serve the bundled mock DeerAPI until Ctrl-C (for trying the CLI or testing apps)."""
-    state = _state()
+    state = current_state()
     try:
-        from deerapi_videos.mock import run
+        from deerapi_videos_mock import run
     except ImportError as exc:
         raise click.ClickException(
             f"the mock needs its extra ({exc.name or exc}): pip install 'deerapi-videos[mock]'"

@@ -12,7 +12,6 @@ could not run (a missing extra, an unreachable API).
 from __future__ import annotations
 
 import datetime as _dt
-import ipaddress
 import logging
 import secrets
 import sys
@@ -21,12 +20,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 import click
+from deerapi_videos.auth import key_may_travel_to
+from deerapi_videos_conformance import ALL_PHASES
 from rich.table import Table
 
 from ._output import Output
+from ._state import State
 
 __all__ = ["EXIT_NOT_CONFORMANT", "EXIT_NOT_RUN", "EXIT_USAGE", "conformance"]
 
@@ -34,25 +35,8 @@ EXIT_NOT_CONFORMANT = 1
 EXIT_USAGE = 2
 EXIT_NOT_RUN = 3
 
-#: schemathesis' phases, in the order the engine runs them.
-PHASES = ("examples", "coverage", "fuzzing", "stateful")
 
 _EXTRA_HINT = "pip install 'deerapi-videos[conformance]'"
-
-
-def _key_may_travel_to(url: str) -> bool:
-    """The client's rule: https, or plain http to a loopback host only."""
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        return True
-    if parts.scheme != "http" or not parts.hostname:
-        return False
-    if parts.hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(parts.hostname).is_loopback
-    except ValueError:
-        return False
 
 
 def stdin_is_interactive() -> bool:
@@ -80,7 +64,7 @@ MOCK_ADVANCE_ON_RETRIEVE = MOCK_JOB_DURATION / 2
 
 def _load_mock() -> Any:
     try:
-        import deerapi_videos.mock as mock_module
+        import deerapi_videos_mock as mock_module
     except ImportError as exc:
         raise NotRun(
             f"the bundled mock needs its extra (missing: {exc.name or exc}): "
@@ -133,7 +117,7 @@ def _budget_text(budget: Any, settings: Mapping[str, str], video_id: str | None)
 
 
 def _summary(out: Output, result: Any, written: list[Path], drift: Any, *, live: bool) -> None:
-    from deerapi_videos.conformance._report import group_checks
+    from deerapi_videos_conformance import group_checks
 
     groups = group_checks(result.checks)
     failed = [g for g in groups if not g.ok]
@@ -285,7 +269,7 @@ class _EventPrinter:
 @click.option(
     "--phase",
     "phases",
-    type=click.Choice(PHASES),
+    type=click.Choice(ALL_PHASES),
     multiple=True,
     help="Run only this phase (repeatable) [default: all of them].",
 )
@@ -296,7 +280,7 @@ class _EventPrinter:
     multiple=True,
     help=(
         "Mock mode: plant this defect in the mock, to see the check catch it (repeatable; "
-        "e.g. delete_noop, wrong_field_type; the list: deerapi_videos.mock.DEFECTS)."
+        "e.g. delete_noop, wrong_field_type; the list: deerapi_videos_mock.DEFECTS)."
     ),
 )
 @click.option("--yes", "-y", is_flag=True, help="Live mode: do not ask before starting paid jobs.")
@@ -322,8 +306,6 @@ def conformance(
     Without --base-url the bundled mock is started on loopback (no key, no network). Exit code 0
     only when conformant.
     """
-    from ._commands import State
-
     state = ctx.find_object(State)
     assert state is not None
     out = state.output
@@ -339,7 +321,7 @@ def conformance(
     live = target is not None
     if live and defects:
         raise click.UsageError("--plant-defect applies to the bundled mock only")
-    if target is not None and not _key_may_travel_to(target):
+    if target is not None and not key_may_travel_to(target):
         raise click.UsageError(
             f"refusing to send the API key in clear text to {target}: use https "
             "(plain http is allowed only for loopback hosts)"
@@ -356,8 +338,7 @@ def conformance(
             )
 
     try:
-        from deerapi_videos.conformance import Budget, run_conformance
-        from deerapi_videos.conformance._budget import CHEAPEST_SETTINGS
+        from deerapi_videos_conformance import CHEAPEST_SETTINGS, Budget, run_conformance
     except ImportError as exc:
         _needs_extra("the conformance check", exc)
 
@@ -389,7 +370,7 @@ def conformance(
     if video_id is not None:
         kwargs["video_id"] = video_id
     if phases:
-        kwargs["phases"] = tuple(p for p in PHASES if p in phases)
+        kwargs["phases"] = tuple(p for p in ALL_PHASES if p in phases)
 
     server: AbstractContextManager[str] = (
         nullcontext(target) if target is not None else _bundled_mock(api_key, defects)
@@ -408,11 +389,11 @@ def conformance(
             _needs_extra("the conformance check", exc)
     elapsed = time.monotonic() - t0
 
-    from deerapi_videos.conformance._report import ReportContext, write_reports
+    from deerapi_videos_conformance import ReportContext, write_reports
 
     drift = None
     try:
-        from deerapi_videos.conformance._drift import compute_drift
+        from deerapi_videos_conformance import compute_drift
 
         drift = compute_drift(result.exchanges)
     except ImportError:

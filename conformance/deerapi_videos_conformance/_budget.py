@@ -33,6 +33,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from deerapi_videos import VideoSeconds, VideoSize
 from requests.adapters import HTTPAdapter
 
 __all__ = [
@@ -52,8 +53,8 @@ __all__ = [
 #   pro-only, pricier resolutions.
 CHEAPEST_SETTINGS: Mapping[str, str] = {"model": "sora-2", "seconds": "4", "size": "720x1280"}
 
-_SECONDS = frozenset({"4", "8", "12"})
-_SIZES = frozenset({"720x1280", "1280x720", "1024x1792", "1792x1024"})
+_SECONDS = frozenset(member.value for member in VideoSeconds)
+_SIZES = frozenset(member.value for member in VideoSize)
 _CREATE_PATH = re.compile(r"/v1/videos/?$")
 _REMIX_PATH = re.compile(r"/v1/videos/[^/]+/remix/?$")
 

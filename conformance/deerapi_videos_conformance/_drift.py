@@ -154,8 +154,7 @@ def load_spec(path: Path | None = None) -> dict[str, Any]:
         ModuleNotFoundError: without PyYAML (``pip install 'deerapi-videos[conformance]'``).
     """
     import yaml  # PyYAML is an optional dependency: imported only when drift is computed.
-
-    from deerapi_videos._spec import spec_path
+    from deerapi_videos.spec import spec_path
 
     with (path or spec_path()).open(encoding="utf-8") as fh:
         loaded = yaml.safe_load(fh)

@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import requests
 import schemathesis
+from deerapi_videos.auth import REDACTED
+from deerapi_videos.spec import spec_path
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.parameters import ParameterLocation
@@ -40,8 +42,6 @@ from schemathesis.transport.requests import (
     SameHostRedirectsSession,
 )
 
-from deerapi_videos._spec import spec_path
-
 from ._budget import (
     CHEAPEST_SETTINGS,
     Budget,
@@ -52,6 +52,7 @@ from ._budget import (
     paid_kind,
 )
 from ._hooks import install_false_report_filters
+from ._phases import ALL_PHASES
 
 __all__ = [
     "ALL_PHASES",
@@ -63,9 +64,7 @@ __all__ = [
     "run_conformance",
 ]
 
-Phase = Literal["examples", "coverage", "fuzzing", "stateful"]
-ALL_PHASES: tuple[Phase, ...] = ("examples", "coverage", "fuzzing", "stateful")
-REDACTED = "Bearer ***"
+REDACTED_BEARER = f"Bearer {REDACTED}"
 _LIVE_PROMPT = "A paper boat drifting on a calm pond, soft morning light"
 _LIVE_REMIX_PROMPT = "Make it dusk"
 _TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -286,7 +285,7 @@ def _flat(headers: Mapping[str, Any], *, redact: bool) -> dict[str, str]:
     for key, value in headers.items():
         text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
         if redact and key.lower() in ("authorization", "proxy-authorization"):
-            text = REDACTED if text.lower().startswith("bearer ") else "***"
+            text = REDACTED_BEARER if text.lower().startswith("bearer ") else REDACTED
         out[key] = text
     return out
 
@@ -301,7 +300,8 @@ def _curl(request: Request) -> str:
         parts += ["--data-binary", request.body.decode("utf-8", "backslashreplace")]
     parts.append(request.uri)
     return " ".join(shlex.quote(part) for part in parts).replace(
-        shlex.quote("Authorization: " + REDACTED), shlex.quote("Authorization: Bearer $DEERAPI_KEY")
+        shlex.quote("Authorization: " + REDACTED_BEARER),
+        shlex.quote("Authorization: Bearer $DEERAPI_KEY"),
     )
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from deerapi_videos.auth import REDACTED
+
 from ._drift import Drift
 
 __all__ = [
@@ -122,7 +124,9 @@ class CheckGroup:
 #: Rows of the paid-jobs table (a mock run accepts many jobs; a live one at most its budget).
 MAX_JOB_ROWS = 50
 
-_BEARER = re.compile(r"(Authorization:\s*Bearer\s+)(?!\[REDACTED\]|\$DEERAPI_KEY)[^'\"\s]+", re.I)
+_BEARER = re.compile(
+    rf"(Authorization:\s*Bearer\s+)(?!{re.escape(REDACTED)}|\$DEERAPI_KEY)[^'\"\s]+", re.I
+)
 
 
 # Characters XML 1.0 cannot carry at all (even escaped); fuzzed inputs echoed in messages and
@@ -139,8 +143,8 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Blank out ``secrets`` and any bearer token in ``text``."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "[REDACTED]")
-    return _BEARER.sub(r"\1[REDACTED]", text)
+            text = text.replace(secret, REDACTED)
+    return _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
 
 
 def group_checks(checks: Iterable[CheckLike]) -> list[CheckGroup]:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from deerapi_videos.cli._commands import cli
-from deerapi_videos.mock import MockDeerAPI
 from deerapi_videos.testing import no_sleep
+from deerapi_videos_cli._commands import cli
+from deerapi_videos_mock import MockDeerAPI
 
 API_KEY = "sk-cli-test-key-5f1e"
 JOB_DURATION = 8.0

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from deerapi_videos.cli import _progress
-from deerapi_videos.cli._commands import cli
+from deerapi_videos_cli import _progress
+from deerapi_videos_cli._commands import cli
+
+from contract_tests.builders import png as _png
 
 from .conftest import API_KEY, Served
 
@@ -39,20 +39,6 @@ def _completed(served: Served) -> str:
 def _is_mp4(path: Path) -> bool:
     head = path.read_bytes()[:12]
     return len(head) == 12 and head[4:8] == b"ftyp"
-
-
-def _png(width: int, height: int) -> bytes:
-    """A valid grey PNG of the given pixel size."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    pixels = zlib.compress((b"\x00" + b"\x80" * width) * height)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
 
 
 # -- create ----------------------------------------------------------------------------------------
@@ -307,7 +293,7 @@ def test_delete(served: Served) -> None:
 
 
 def test_mock_command_serves_with_the_given_options(monkeypatch: pytest.MonkeyPatch) -> None:
-    import deerapi_videos.mock as mock_module
+    import deerapi_videos_mock as mock_module
 
     calls: list[dict[str, Any]] = []
 
@@ -347,22 +333,22 @@ def test_client_works_without_the_cli_libraries() -> None:
     # check is that the client and this package import with both made unimportable.)
     probe = _python(
         "import sys; sys.modules['click'] = None; sys.modules['rich'] = None; "
-        "import deerapi_videos, deerapi_videos.cli; "
-        "print(sorted(m for m in sys.modules if m.startswith('deerapi_videos.cli')))"
+        "import deerapi_videos, deerapi_videos_cli; "
+        "print(sorted(m for m in sys.modules if m.startswith('deerapi_videos_cli')))"
     )
     assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.strip() == "['deerapi_videos.cli']"
+    assert probe.stdout.strip() == "['deerapi_videos_cli']"
 
 
 def test_client_never_imports_the_cli() -> None:
-    probe = _python("import sys, deerapi_videos; print('deerapi_videos.cli' in sys.modules)")
+    probe = _python("import sys, deerapi_videos; print('deerapi_videos_cli' in sys.modules)")
     assert probe.stdout.strip() == "False"
 
 
 def test_main_without_click_says_how_to_install() -> None:
     probe = _python(
         "import sys; sys.modules['click'] = None; "
-        "from deerapi_videos.cli import main; main(['--help'])"
+        "from deerapi_videos_cli import main; main(['--help'])"
     )
     assert probe.returncode == 1
     assert probe.stderr.strip().splitlines() == [
@@ -372,7 +358,7 @@ def test_main_without_click_says_how_to_install() -> None:
 
 
 def test_console_script_runs() -> None:
-    probe = _python("from deerapi_videos.cli import main; main(['--version'])")
+    probe = _python("from deerapi_videos_cli import main; main(['--version'])")
     assert probe.returncode == 0 and "deerapi-videos" in probe.stdout
 
 
@@ -384,7 +370,7 @@ def test_key_never_in_output(served: Served, tmp_path: Path) -> None:
 def test_error_is_one_line_in_a_real_process(served: Served) -> None:
     """Outside pytest's log capture: the client's failure log must not add a second line."""
     env = {**os.environ, "DEERAPI_KEY": API_KEY, "DEERAPI_BASE_URL": served.base_url}
-    code = "from deerapi_videos.cli import main; main(['get', 'video_missing'])"
+    code = "from deerapi_videos_cli import main; main(['get', 'video_missing'])"
     probe = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
     )

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from deerapi_videos.cli._commands import cli
-from deerapi_videos.mock import MockDeerAPI
+from deerapi_videos_cli._commands import cli
+from deerapi_videos_mock import MockDeerAPI
 
 from .conftest import API_KEY, JOB_DURATION
 
@@ -160,7 +160,7 @@ def test_live_only_options_need_base_url(tmp_path: Path) -> None:
 def test_missing_extra_is_reported_with_the_install_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "deerapi_videos.conformance", None)
+    monkeypatch.setitem(sys.modules, "deerapi_videos_conformance", None)
     result = run(tmp_path)
     assert result.exit_code == 3
     assert "pip install 'deerapi-videos[conformance]'" in result.stderr
@@ -264,7 +264,7 @@ def test_live_run_asks_at_a_terminal(
     exit_code: int,
     jobs: int,
 ) -> None:
-    from deerapi_videos.cli import _conformance
+    from deerapi_videos_cli import _conformance
 
     monkeypatch.setattr(_conformance, "stdin_is_interactive", lambda: True)
     mock, base_url = live_like

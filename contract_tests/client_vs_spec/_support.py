@@ -19,8 +19,6 @@ import copy
 import json
 import os
 import re
-import struct
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -405,39 +403,6 @@ def form_fields(request: httpx.Request) -> dict[str, Part]:
 
 # -- images for input_reference -------------------------------------------------------------------
 
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png(width: int, height: int) -> bytes:
-    """A small PNG header whose IHDR says ``width`` x ``height`` (pixels are not decoded)."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00\x00\x00\x00")
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", idat)
-        + _png_chunk(b"IEND", b"")
-    )
-
-
-def jpeg(width: int, height: int) -> bytes:
-    """SOI, an APP0 segment, a SOF0 segment carrying the size, EOI."""
-    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
-    return b"\xff\xd8" + app0 + sof + b"\xff\xd9"
-
-
-def webp(width: int, height: int) -> bytes:
-    """RIFF/WEBP with a VP8X chunk carrying the canvas size."""
-    vp8x = b"VP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00"
-    vp8x += (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
-    body = b"WEBP" + vp8x
-    return b"RIFF" + struct.pack("<I", len(body)) + body
-
-
-IMAGE_MAKERS = {"image/png": png, "image/jpeg": jpeg, "image/webp": webp}
 
 # -- hostile text --------------------------------------------------------------------------------
 

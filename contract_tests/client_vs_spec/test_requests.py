@@ -22,9 +22,9 @@ from deerapi_videos.testing import no_sleep
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contract_tests.builders import IMAGE_MAKERS
 from contract_tests.client_vs_spec._clients import FLAVOURS, Recorder, call, json_answer
 from contract_tests.client_vs_spec._support import (
-    IMAGE_MAKERS,
     check_request,
     enum_of,
     examples,

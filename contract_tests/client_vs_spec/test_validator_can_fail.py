@@ -19,10 +19,10 @@ import yaml
 from deerapi_videos_generated.api.videos import create_video, list_videos, remix_video
 from deerapi_videos_generated.models.create_video_request import CreateVideoRequest
 
+from contract_tests.builders import IMAGE_MAKERS
 from contract_tests.client_vs_spec._clients import Recorder, call
 from contract_tests.client_vs_spec._support import (
     API_KEY,
-    IMAGE_MAKERS,
     check_request,
     parse_multipart,
 )

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from deerapi_videos.mock import MockDeerAPI
+from deerapi_videos_mock import MockDeerAPI
 from hypothesis import HealthCheck, settings
 
 API_KEY = "sk-mock"

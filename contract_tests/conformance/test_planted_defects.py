@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from deerapi_videos.conformance import ConformanceResult, run_conformance
+from deerapi_videos_conformance import ConformanceResult, run_conformance
 
 from .conftest import API_KEY, PROFILE, new_mock, served
 

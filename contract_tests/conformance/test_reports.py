@@ -7,9 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deerapi_videos.conformance import CheckResult, ConformanceResult, Exchange, PaidJob
-from deerapi_videos.conformance._drift import compute_drift
-from deerapi_videos.conformance._report import (
+from deerapi_videos.auth import REDACTED
+from deerapi_videos_conformance import (
+    CheckResult,
+    ConformanceResult,
+    Exchange,
+    PaidJob,
+    compute_drift,
+)
+from deerapi_videos_conformance._report import (
     ReportContext,
     group_checks,
     redact,
@@ -50,7 +56,7 @@ def exchange(
         method=method,
         url=BASE + path,
         status_code=status,
-        request_headers={"Authorization": "Bearer ***"},
+        request_headers={"Authorization": f"Bearer {REDACTED}"},
         response_headers=headers if headers is not None else {"x-request-id": "req_1"},
         response_json=body,
         elapsed_s=0.01,
@@ -102,7 +108,7 @@ def test_markdown_names_failure_request_id_and_redacted_curl() -> None:
     assert "| `GET /v1/videos` | status_code_conformance | pass | 2 |" in md
     assert "### `DELETE /v1/videos/{video_id}` — use_after_free" in md
     assert "`req_del_42`" in md
-    assert "curl -X DELETE -H 'Authorization: Bearer [REDACTED]'" in md
+    assert f"curl -X DELETE -H 'Authorization: Bearer {REDACTED}'" in md
     assert SECRET not in md
     assert "| `POST /v1/videos` | `video_1` | model=sora-2, seconds=4 |" in md
     assert "Duration: 12.3 s" in md
@@ -139,8 +145,8 @@ def test_junit_is_valid_xml_with_one_case_per_check() -> None:
 
 
 def test_redact_blanks_bearer_tokens_without_a_secret_list() -> None:
-    assert redact("-H 'Authorization: Bearer abc.def'") == "-H 'Authorization: Bearer [REDACTED]'"
-    assert redact("key sk-1 here", ["sk-1"]) == "key [REDACTED] here"
+    assert redact("-H 'Authorization: Bearer abc.def'") == f"-H 'Authorization: Bearer {REDACTED}'"
+    assert redact("key sk-1 here", ["sk-1"]) == f"key {REDACTED} here"
 
 
 def test_write_reports_creates_folders(tmp_path: Path) -> None:

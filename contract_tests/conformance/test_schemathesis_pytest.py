@@ -14,8 +14,8 @@ from collections import Counter
 from typing import Any
 
 import schemathesis
-from deerapi_videos._spec import spec_path
-from deerapi_videos.conformance._hooks import install_false_report_filters
+from deerapi_videos.spec import spec_path
+from deerapi_videos_conformance import install_false_report_filters
 from hypothesis import settings
 from schemathesis.config import SchemathesisConfig
 

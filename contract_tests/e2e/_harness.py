@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 from deerapi_videos import AsyncDeerAPI, DeerAPI
-from deerapi_videos.mock import MockDeerAPI
+from deerapi_videos_mock import MockDeerAPI
 
 API_KEY = "sk-e2e-4f0c2a9b7d1e"
 IN_PROCESS_URL = "http://127.0.0.1"  # loopback, so the client accepts plain http

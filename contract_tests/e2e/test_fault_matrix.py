@@ -30,8 +30,8 @@ from deerapi_videos import (
     NotFoundError,
     Video,
 )
-from deerapi_videos.mock import Fault, MockDeerAPI
-from deerapi_videos.mock._app import asset_for
+from deerapi_videos_mock import Fault, MockDeerAPI
+from deerapi_videos_mock._app import asset_for
 
 from contract_tests.asyncio_support import run_isolated
 from contract_tests.e2e._harness import async_client, new_mock, refuse_first, sync_client
@@ -294,7 +294,7 @@ def test_fault_matrix_async(fault: str, op: str, tmp_path: Path) -> None:
 
 
 def test_the_matrix_covers_every_fault_kind_and_operation() -> None:
-    from deerapi_videos.mock import OPERATIONS
+    from deerapi_videos_mock import OPERATIONS
 
     assert {OPS[op][0] for _, op in CELLS} == set(OPERATIONS)
     kinds = {

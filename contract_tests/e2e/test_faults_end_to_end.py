@@ -16,7 +16,7 @@ from deerapi_videos import (
     Video,
     VideoFailedError,
 )
-from deerapi_videos.mock import Fault
+from deerapi_videos_mock import Fault
 
 from contract_tests.asyncio_support import run_isolated
 from contract_tests.e2e._harness import API_KEY, async_client, new_mock, sync_client

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 from deerapi_videos import AsyncDeerAPI, DeerAPI, NotFoundError, Video, VideoFailedError
-from deerapi_videos.mock import MockDeerAPI
+from deerapi_videos_mock import MockDeerAPI
 
-from contract_tests.client_vs_spec._support import png
+from contract_tests.builders import png
 from contract_tests.e2e._harness import API_KEY, async_client, new_mock, sync_client
 
 MAGIC = {"video": (4, b"ftyp"), "thumbnail": (8, b"WEBP"), "spritesheet": (0, b"\xff\xd8\xff")}

@@ -8,9 +8,9 @@ while every phase still ran and the reads used the run's video.
 from __future__ import annotations
 
 import pytest
-from deerapi_videos.conformance import CHEAPEST_SETTINGS, Budget, run_conformance
+from deerapi_videos_conformance import CHEAPEST_SETTINGS, Budget, run_conformance
 
-from ..contract.conftest import API_KEY, PROFILE, new_mock, served
+from ..conformance.conftest import API_KEY, PROFILE, new_mock, served
 
 
 def _no_sleep(_: float) -> None:
@@ -59,7 +59,7 @@ def test_live_mode_never_exceeds_its_budget(max_paid_jobs: int) -> None:
 def test_the_wire_guard_refuses_an_unbudgeted_paid_request() -> None:
     """Last line of defence: a request that could start a job is never sent unless armed."""
     import requests
-    from deerapi_videos.conformance._budget import BudgetExceeded, PaidRequestGuard
+    from deerapi_videos_conformance import BudgetExceeded, PaidRequestGuard
 
     mock = new_mock()
     guard = PaidRequestGuard(api_key=API_KEY, budget=Budget(max_paid_jobs=1))

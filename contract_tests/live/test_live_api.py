@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from deerapi_videos.conformance import Budget, run_conformance
+from deerapi_videos_conformance import Budget, run_conformance
 
 from .conftest import LIVE_BASE_URL, LIVE_KEY, requires_key
 

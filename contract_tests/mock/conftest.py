@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
-from deerapi_videos.mock import MockDeerAPI
+from deerapi_videos_mock import MockDeerAPI
 
 from .support import AUTH, KEY, SpecChecker
 

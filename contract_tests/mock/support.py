@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 import yaml
-from deerapi_videos._spec import spec_path
-from deerapi_videos.mock._app import route
+from deerapi_videos.spec import spec_path
+from deerapi_videos_mock._app import route
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012

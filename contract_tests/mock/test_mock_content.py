@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from deerapi_videos.mock import MockDeerAPI
-from deerapi_videos.mock._media import Asset, build_jpeg, mp4_asset
+from deerapi_videos_mock import MockDeerAPI
+from deerapi_videos_mock._media import WEBP_THUMBNAIL, Asset, build_jpeg, mp4_asset
 
 from .support import AUTH
 
@@ -123,10 +123,7 @@ def test_mp4_over_4_gib_uses_a_64_bit_mdat_size() -> None:
 
 
 def test_images_are_structurally_valid() -> None:
-    check_webp(
-        mp4_asset is not None
-        and __import__("deerapi_videos.mock._media").mock._media.WEBP_THUMBNAIL
-    )
+    check_webp(WEBP_THUMBNAIL)
     assert check_jpeg(build_jpeg(64, 32)) == (64, 32)
     assert check_jpeg(build_jpeg(8, 8)) == (8, 8)
 

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
-from deerapi_videos.mock import DEFECTS, MockDeerAPI
+from deerapi_videos_mock import DEFECTS, MockDeerAPI
 
 from .support import AUTH, SpecChecker
 

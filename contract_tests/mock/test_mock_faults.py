@@ -7,7 +7,7 @@ import time
 
 import httpx
 import pytest
-from deerapi_videos.mock import Fault, MockDeerAPI
+from deerapi_videos_mock import Fault, MockDeerAPI
 
 from .support import create
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from deerapi_videos.mock import DEFAULT_EPOCH, MockDeerAPI
+from deerapi_videos_mock import DEFAULT_EPOCH, MockDeerAPI
 
 from .support import create
 

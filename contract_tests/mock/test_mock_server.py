@@ -13,7 +13,7 @@ import tracemalloc
 
 import httpx
 import pytest
-from deerapi_videos.mock import Fault, MockDeerAPI, ScaledClock
+from deerapi_videos_mock import Fault, MockDeerAPI, ScaledClock
 
 from .support import AUTH
 
@@ -125,7 +125,7 @@ def test_scaled_clock_arithmetic() -> None:
 def test_module_entry_point_serves_until_interrupted() -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "deerapi_videos.mock", "--port", "0", "--api-key", "sk-cli",
+        [sys.executable, "-m", "deerapi_videos_mock", "--port", "0", "--api-key", "sk-cli",
          "--speed", "1000", "--log-level", "warning"],
         stderr=subprocess.PIPE,
         text=True,
@@ -199,7 +199,7 @@ def test_listening_socket_is_tcp_so_keep_alive_answers_are_not_delayed() -> None
     # asyncio enables TCP_NODELAY only on accepted sockets whose proto is IPPROTO_TCP.
     import socket
 
-    from deerapi_videos.mock._server import bind_socket
+    from deerapi_videos_mock._server import bind_socket
 
     sock = bind_socket("127.0.0.1", 0)
     try:

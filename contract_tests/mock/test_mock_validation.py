@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
-from deerapi_videos.mock import MockDeerAPI
-from deerapi_videos.mock._media import JPEG_SPRITESHEET, WEBP_THUMBNAIL
+from deerapi_videos_mock import MockDeerAPI
+from deerapi_videos_mock._media import JPEG_SPRITESHEET, WEBP_THUMBNAIL
 
 from .support import create
 

@@ -22,25 +22,10 @@ import respx
 from deerapi_videos import AsyncDeerAPI, DeerAPI
 from deerapi_videos.testing import no_sleep
 
+from contract_tests.builders import video_body as video_json
+
 BASE = "https://api.deerapi.com"
 SECRET = "sk-PLANTED-0123456789abcdefSECRET"
-
-
-def video_json(
-    video_id: str = "video_1", status: str = "queued", progress: int = 0, **extra: Any
-) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": video_id,
-        "object": "video",
-        "created_at": 1758941485,
-        "status": status,
-        "model": "sora-2",
-        "progress": progress,
-        "seconds": "4",
-        "size": "720x1280",
-    }
-    data.update(extra)
-    return data
 
 
 class _Videos:

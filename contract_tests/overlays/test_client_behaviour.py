@@ -24,40 +24,10 @@ from deerapi_videos import (
     VideoFailedError,
 )
 
+from contract_tests.builders import jpeg, png
+from contract_tests.builders import webp as webp_vp8x
+
 pytestmark = pytest.mark.asyncio
-
-
-def png(width: int, height: int) -> bytes:
-    return (
-        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
-        + width.to_bytes(4, "big")
-        + height.to_bytes(4, "big")
-        + b"\x08\x02\x00\x00\x00"
-        + b"\x00" * 16
-    )
-
-
-def jpeg(width: int, height: int) -> bytes:
-    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    sof = (
-        b"\xff\xc0\x00\x11\x08"
-        + height.to_bytes(2, "big")
-        + width.to_bytes(2, "big")
-        + b"\x03"
-        + b"\x00" * 9
-    )
-    return b"\xff\xd8" + app0 + sof + b"\xff\xd9"
-
-
-def webp_vp8x(width: int, height: int) -> bytes:
-    body = (
-        b"WEBPVP8X"
-        + (10).to_bytes(4, "little")
-        + b"\x00" * 4
-        + (width - 1).to_bytes(3, "little")
-        + (height - 1).to_bytes(3, "little")
-    )
-    return b"RIFF" + len(body).to_bytes(4, "little") + body
 
 
 def webp_vp8l(width: int, height: int) -> bytes:
@@ -497,8 +467,14 @@ async def test_delete_404_on_the_first_attempt_still_raises(
 
 @pytest.mark.parametrize(
     "refused",
-    [httpx.ConnectError("refused"), httpx.ConnectTimeout("no connect"), httpx.Response(429)],
-    ids=["connect-error", "connect-timeout", "429"],
+    [
+        httpx.ConnectError("refused"),
+        httpx.ConnectTimeout("no connect"),
+        httpx.PoolTimeout("no free connection"),
+        httpx.ProxyError("the proxy refused the tunnel"),
+        httpx.Response(429),
+    ],
+    ids=["connect-error", "connect-timeout", "pool-timeout", "proxy-error", "429"],
 )
 async def test_delete_404_after_an_attempt_that_cannot_have_run_raises(
     api: Any, mock: respx.MockRouter, refused: Any

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from deerapi_videos import AsyncDeerAPI
-from deerapi_videos._request import pool_size
+from deerapi_videos._async import pool_size
 from deerapi_videos.testing import no_sleep
 
 from .conftest import BASE, video_json

@@ -19,6 +19,8 @@ from deerapi_videos import (
 )
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from contract_tests.builders import video_body as _video
+
 pytestmark = pytest.mark.asyncio
 
 PNG_720x1280 = (
@@ -28,19 +30,6 @@ PNG_720x1280 = (
     + b"\x08\x02\x00\x00\x00"
     + b"\x00" * 64
 )
-
-
-def _video(video_id: str = "video_1") -> dict[str, Any]:
-    return {
-        "id": video_id,
-        "object": "video",
-        "created_at": 1,
-        "status": "queued",
-        "model": "sora-2",
-        "progress": 0,
-        "seconds": "4",
-        "size": "720x1280",
-    }
 
 
 def _status(code: int, **headers: str) -> httpx.Response:

@@ -15,7 +15,7 @@ from contract_tests.paths import ROOT
 PROBE = """
 import json, sys
 import deerapi_videos, deerapi_videos_generated
-from deerapi_videos._spec import spec_path
+from deerapi_videos.spec import spec_path
 from pathlib import Path
 pkg = Path(deerapi_videos.__file__).parent
 gen = Path(deerapi_videos_generated.__file__).parent

@@ -4,7 +4,7 @@ Install with ``pip install 'deerapi-videos[mock]'``. The client never imports th
 
 Quick start::
 
-    from deerapi_videos.mock import MockDeerAPI, Fault
+    from deerapi_videos_mock import MockDeerAPI, Fault
 
     mock = MockDeerAPI()                      # accepts "Authorization: Bearer sk-mock"
     transport = httpx.ASGITransport(app=mock.app)   # in-process, no sockets
@@ -53,7 +53,7 @@ try:
     import starlette  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "deerapi_videos.mock needs the [mock] extra: pip install 'deerapi-videos[mock]'"
+        "deerapi_videos_mock needs the [mock] extra: pip install 'deerapi-videos[mock]'"
     ) from exc
 
 from ._app import ABORT_EXTENSION

@@ -1,4 +1,4 @@
-"""``python -m deerapi_videos.mock --port 4010 [--api-key KEY] [--speed 60]``."""
+"""``python -m deerapi_videos_mock --port 4010 [--api-key KEY] [--speed 60]``."""
 
 from __future__ import annotations
 

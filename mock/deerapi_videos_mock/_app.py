@@ -13,33 +13,32 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import httpx
+from deerapi_videos import VideoContentVariant, VideoSeconds, VideoSize
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
+from ._backend import Backend, Reply, error_reply
 from ._faults import Fault
 from ._jobs import MockVideo
 from ._media import JPEG_SPRITESHEET, WEBP_THUMBNAIL, Asset, mp4_asset
-
-if TYPE_CHECKING:
-    from ._mock import MockDeerAPI
 
 __all__ = ["ABORT_EXTENSION", "MockApp", "route"]
 
 #: ASGI ``scope["extensions"]`` key under which a server offers a "close this connection now"
 #: callable (the loopback server does); without it a drop raises ``httpx.RemoteProtocolError``.
-ABORT_EXTENSION = "deerapi_videos.mock.abort"
+ABORT_EXTENSION = "deerapi_videos_mock.abort"
 
 #: Where the app serves ``openapi.yaml`` (no auth), e.g. for ``schemathesis run <url>``.
 SPEC_PATH = "/openapi.yaml"
-SECONDS = ("4", "8", "12")
-SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
-VARIANTS = ("video", "thumbnail", "spritesheet")
+# The parameter domains are the spec's enums, through the client's public names.
+SECONDS = tuple(member.value for member in VideoSeconds)
+SIZES = tuple(member.value for member in VideoSize)
+VARIANTS = tuple(member.value for member in VideoContentVariant)
 ORDERS = ("asc", "desc")
 CREATE_FIELDS = ("prompt", "model", "seconds", "size", "input_reference")
 REMIX_FIELDS = ("prompt", "model")
@@ -92,37 +91,6 @@ class _Invalid(Exception):
         self.status = status
 
 
-@dataclass
-class Reply:
-    status: int
-    payload: Any = None
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    media_type: str = "application/json"
-    body: bytes | None = None
-    asset: Asset | None = None
-    start: int = 0
-    stop: int = 0
-
-
-def error_reply(
-    status: int,
-    message: str,
-    *,
-    type_: str = "invalid_request_error",
-    param: str | None = None,
-    code: str | None = None,
-    headers: list[tuple[str, str]] | None = None,
-) -> Reply:
-    envelope = {"error": {"message": message, "type": type_, "param": param, "code": code}}
-    return Reply(status, envelope, headers=list(headers or []))
-
-
-def _not_found(video_id: str) -> Reply:
-    return error_reply(
-        404, f"Video with id '{video_id}' not found.", param="video_id", code="video_not_found"
-    )
-
-
 def _image_kind(data: bytes) -> str | None:
     if data.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
@@ -146,9 +114,9 @@ def _content_type(headers: Mapping[str, str]) -> str:
 
 
 class MockApp:
-    """ASGI application serving one :class:`MockDeerAPI`."""
+    """ASGI application serving one :class:`Backend`."""
 
-    def __init__(self, mock: MockDeerAPI) -> None:
+    def __init__(self, mock: Backend) -> None:
         self.mock = mock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -183,7 +151,7 @@ class MockApp:
         operation, video_id, allowed = route(method, path)
 
         if path == SPEC_PATH and method == "GET":
-            from deerapi_videos._spec import spec_path
+            from deerapi_videos.spec import spec_path
 
             reply = Reply(200, media_type="application/yaml", body=spec_path().read_bytes())
             await self._send(scope, receive, send, reply, request_id)

@@ -14,11 +14,10 @@ from ._app import (
     DEFAULT_SECONDS,
     DEFAULT_SIZE,
     MockApp,
-    Reply,
     asset_for,
-    error_reply,
     route,
 )
+from ._backend import Reply, error_reply, not_found
 from ._clock import Clock, ManualClock
 from ._faults import Fault
 from ._jobs import JobFailure, MockVideo, failure_from_prompt
@@ -358,7 +357,7 @@ class MockDeerAPI:
             if video is None:
                 if "undocumented_status" in self.defects:
                     return error_reply(410, f"Video '{video_id}' is gone.", code="gone")
-                return _not_found(video_id)
+                return not_found(video_id)
             now = self.clock.now()
             if self.advance_on_retrieve > 0:
                 video.boost_by(self.advance_on_retrieve, now)
@@ -371,7 +370,7 @@ class MockDeerAPI:
         with self._lock:
             video = self._videos.get(video_id)
             if video is None:
-                return _not_found(video_id)
+                return not_found(video_id)
             if "delete_noop" not in self.defects:
                 del self._videos[video_id]
                 video.deleted = True
@@ -407,7 +406,7 @@ class MockDeerAPI:
         with self._lock:
             video = self._videos.get(video_id)
             if video is None:
-                return _not_found(video_id)
+                return not_found(video_id)
             status = video.state(self.clock.now()).status
             if status != "completed":
                 return error_reply(
@@ -417,9 +416,3 @@ class MockDeerAPI:
                     code="video_not_ready",
                 )
             return asset_for(video, variant, self.content_size)
-
-
-def _not_found(video_id: str) -> Reply:
-    return error_reply(
-        404, f"Video with id '{video_id}' not found.", param="video_id", code="video_not_found"
-    )

@@ -1,4 +1,4 @@
-"""Run the mock as a standalone server: ``python -m deerapi_videos.mock --port 4010``."""
+"""Run the mock as a standalone server: ``python -m deerapi_videos_mock --port 4010``."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m deerapi_videos.mock", description="Serve the mock DeerAPI video API."
+        prog="python -m deerapi_videos_mock", description="Serve the mock DeerAPI video API."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4010)

@@ -5,7 +5,7 @@ pytest at import time; the mock (the ``[mock]`` extra) is imported only when a f
 
 Fixtures:
 
-- ``deerapi_mock``: a fresh :class:`deerapi_videos.mock.MockDeerAPI` on a ``ManualClock``;
+- ``deerapi_mock``: a fresh :class:`deerapi_videos_mock.MockDeerAPI` on a ``ManualClock``;
   talk to it in-process with ``httpx.ASGITransport(app=deerapi_mock.app)``.
 - ``deerapi_mock_server``: ``(mock, base_url)`` with the mock served by uvicorn on
   ``127.0.0.1:<free port>`` for the test's duration.
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from deerapi_videos.mock import MockDeerAPI
+    from deerapi_videos_mock import MockDeerAPI
 
 _MARKER = "deerapi_mock"
 _MISSING_EXTRA = "the deerapi_mock fixtures need the mock extra: pip install 'deerapi-videos[mock]'"
@@ -40,7 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _build(request: pytest.FixtureRequest) -> MockDeerAPI:
     try:
-        from deerapi_videos.mock import MockDeerAPI
+        from deerapi_videos_mock import MockDeerAPI
     except ImportError as exc:
         pytest.fail(f"{_MISSING_EXTRA} ({exc})", pytrace=False)
     kwargs: dict[str, Any] = {}

@@ -15,7 +15,7 @@ The public surface is exactly ``__all__`` (a test freezes it). Tests turn sleepi
 
 from typing import TYPE_CHECKING, Any
 
-from ._client import AsyncDeerAPI, DeerAPI
+from ._async import AsyncDeerAPI
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -36,8 +36,10 @@ from ._errors import (
     ResponseValidationError,
     VideoFailedError,
 )
+from ._sync import DeerAPI
 
 if TYPE_CHECKING:
+    __version__: str  # from the distribution's metadata (module __getattr__ below)
     from deerapi_videos_generated.models.deleted_video import DeletedVideo
     from deerapi_videos_generated.models.video import Video
     from deerapi_videos_generated.models.video_content_variant import VideoContentVariant
@@ -61,6 +63,10 @@ _LAZY_MODELS = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from ._version import version
+
+        return version()
     module_name = _LAZY_MODELS.get(name)
     if module_name is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,10 @@
 """Credentials: where the key comes from, where it may travel, and keeping it out of text.
 
 - The key comes from the ``api_key`` argument or ``DEERAPI_KEY``; without one, construction fails.
-- The base URL must be ``https`` unless its host is loopback (127.0.0.0/8, ::1, localhost).
+- The key is printable ASCII without spaces (what an ``Authorization`` header can carry
+  verbatim); anything else is refused at construction, without echoing the key.
+- The base URL must be ``https`` unless its host is loopback (127.0.0.0/8, ::1, ``localhost``
+  and ``*.localhost``): :func:`key_may_travel_to` is that rule's one home.
 - :class:`BearerAuth` adds ``Authorization: Bearer`` only to requests for the API's own origin;
   httpx also drops the header when a redirect leaves the origin, so a storage host never sees it.
 - :class:`Redactor` removes the key from any text that may reach a log or an exception.
@@ -17,7 +20,16 @@ import httpx
 
 from ._errors import DeerAPIError
 
-__all__ = ["BearerAuth", "Redactor", "Secret", "resolve_api_key", "resolve_base_url"]
+__all__ = [
+    "REDACTED",
+    "BearerAuth",
+    "Redactor",
+    "Secret",
+    "is_loopback",
+    "key_may_travel_to",
+    "resolve_api_key",
+    "resolve_base_url",
+]
 
 DEFAULT_BASE_URL = "https://api.deerapi.com"
 API_KEY_ENV = "DEERAPI_KEY"
@@ -49,13 +61,19 @@ def resolve_api_key(api_key: str | None) -> Secret:
             f"No API key: pass api_key=... or set the {API_KEY_ENV} environment variable."
         )
     key = key.strip()
-    if any(ch in key for ch in "\r\n\x00"):
-        raise DeerAPIError("The API key contains a line break or NUL; it cannot be sent.")
+    bad = next((ch for ch in key if not "\x21" <= ch <= "\x7e"), None)
+    if bad is not None:
+        # Named by code point only: the key itself never appears in a message.
+        raise DeerAPIError(
+            f"The API key contains U+{ord(bad):04X}; a key is printable ASCII without spaces "
+            "(check for a pasted line break or a stray character)."
+        )
     return Secret(key)
 
 
-def _is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: 127.0.0.0/8, ::1, ``localhost``, ``*.localhost``."""
+    host = host.strip("[]").lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
@@ -64,12 +82,23 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def key_may_travel_to(url: str | httpx.URL) -> bool:
+    """Whether the API key may be sent to ``url``: https, or plain http to a loopback host."""
+    try:
+        parsed = httpx.URL(str(url))
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return False
+    if parsed.scheme == "https":
+        return bool(parsed.host)
+    return parsed.scheme == "http" and bool(parsed.host) and is_loopback(parsed.host)
+
+
 def resolve_base_url(base_url: str | httpx.URL | None) -> httpx.URL:
     raw = base_url if base_url is not None else os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     url = httpx.URL(str(raw))
     if url.scheme not in ("https", "http") or not url.host:
         raise DeerAPIError(f"base_url must be an absolute http(s) URL, got {str(url)!r}")
-    if url.scheme != "https" and not _is_loopback(url.host):
+    if not key_may_travel_to(url):
         raise DeerAPIError(
             f"base_url {str(url)!r} is not https: the API key would travel in clear text. "
             "Plain http is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost)."

@@ -11,12 +11,12 @@ from ._auth import BearerAuth, Redactor, Secret, resolve_api_key, resolve_base_u
 from ._errors import InvalidParameterError
 from ._retry import RetryPolicy
 from ._validation import validate_headers, validate_max_retries, validate_timeout
+from ._version import DISTRIBUTION, version
 
 __all__ = ["ClientConfig", "TimeoutTypes"]
 
 TimeoutTypes = float | httpx.Timeout
 
-USER_AGENT = "deerapi-videos/0.1.0"
 _FORBIDDEN_DEFAULT_HEADERS = frozenset({"authorization", "host", "content-length"})
 
 
@@ -42,7 +42,7 @@ class ClientConfig:
     ) -> ClientConfig:
         key = resolve_api_key(api_key)
         url = resolve_base_url(base_url)
-        headers = {"User-Agent": USER_AGENT}
+        headers = {"User-Agent": f"{DISTRIBUTION}/{version()}"}
         for name, value in validate_headers("default_headers", default_headers).items():
             if name.lower() in _FORBIDDEN_DEFAULT_HEADERS:
                 raise InvalidParameterError(

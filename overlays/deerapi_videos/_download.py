@@ -10,10 +10,10 @@ An interrupted body is a failed attempt of the request path: the next attempt as
 and appends; otherwise it restarts from byte 0. When retries run out, :class:`DownloadError` is
 raised; the temporary file is removed and nothing is left at the target path.
 
-:class:`DownloadState` holds the decisions and the (blocking) file writes. The sync client
-writes each chunk as it arrives; the async client gathers chunks into blocks of about 1 MiB and
-writes them, and runs the final fsync + rename, in a worker thread (``asyncio.to_thread``), so
-a download does not stall the other tasks on its event loop.
+:class:`DownloadState` holds the decisions and the (blocking) file writes. The client gathers
+chunks into blocks of :data:`WRITE_BLOCK` bytes and writes them; the async client runs those
+writes and the final fsync + rename in a worker thread (``asyncio.to_thread``), so a download
+does not stall the other tasks on its event loop.
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ import httpx
 
 from ._errors import DownloadError, InvalidParameterError
 
-__all__ = ["DownloadState", "ProgressCallback"]
+__all__ = ["WRITE_BLOCK", "DownloadState", "ProgressCallback"]
 
 ProgressCallback = Callable[[int, int | None], object]
+# Received chunks are written in blocks of about this size (one thread hop each when async).
+WRITE_BLOCK = 1 << 20
 # Start writeback every this many bytes (see DownloadState._start_writeback).
 _WRITEBACK_EVERY = 8 << 20
 _FADVISE = getattr(os, "posix_fadvise", None)
@@ -97,13 +99,6 @@ class DownloadState:
                 self._restart()
             self.total = length_value if encoded in ("", "identity") else None
         self._report()
-
-    def write(self, chunk: bytes) -> None:
-        """Write a chunk and report progress (the sync client's loop)."""
-        if chunk:
-            self.write_only(chunk)
-            if self.on_bytes is not None:
-                self.on_bytes(self.done, self.total)
 
     def write_only(self, data: bytes) -> None:
         """Write without reporting: the async client runs this in a worker thread and reports

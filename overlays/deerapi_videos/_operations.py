@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
+from ._attempts import REQUEST_ID_HEADER, CallOptions
+from ._auth import REDACTED
 from ._config import ClientConfig, TimeoutTypes, to_timeout
 from ._errors import DeerAPIError, ResponseValidationError
-from ._request import REQUEST_ID_HEADER, CallOptions
 from ._validation import (
     validate_headers,
     validate_idempotency_key,
@@ -44,7 +45,14 @@ if TYPE_CHECKING:
     from deerapi_videos_generated.models.video import Video
     from deerapi_videos_generated.models.video_list import VideoList
 
-__all__ = ["Operations", "Prepared"]
+__all__ = [
+    "Operations",
+    "Prepared",
+    "adopt_http_client",
+    "deleted_result",
+    "generated_client",
+    "next_cursor",
+]
 
 T = TypeVar("T")
 M = TypeVar("M", "Video", "VideoList", "DeletedVideo")
@@ -345,3 +353,32 @@ def next_cursor(page: VideoList, previous: str | None) -> str | None:
     if cursor == previous:
         raise DeerAPIError(f"list pagination did not advance (after={cursor!r} twice)")
     return cursor
+
+
+def deleted_result(video_id: str) -> Callable[[], DeletedVideo]:
+    """What a DELETE whose answer was lost returns once a retry shows the video gone."""
+
+    def gone() -> DeletedVideo:
+        from deerapi_videos_generated.models.deleted_video import DeletedVideo
+
+        return DeletedVideo(id=video_id, object_="video.deleted", deleted=True)
+
+    return gone
+
+
+def generated_client(config: ClientConfig) -> AuthenticatedClient:
+    """The generated ``AuthenticatedClient`` for ``config`` (the ``client.generated`` hatch)."""
+    from deerapi_videos_generated.client import AuthenticatedClient
+
+    # The generated client keeps its token in an attrs field that its repr shows, so it gets a
+    # placeholder: requests are authenticated by the shared httpx client's BearerAuth instead.
+    return AuthenticatedClient(
+        base_url=str(config.base_url), token=REDACTED, timeout=config.timeout
+    )
+
+
+def adopt_http_client(http: httpx.Client | httpx.AsyncClient, config: ClientConfig) -> None:
+    """Make a caller's httpx client serve the generated escape hatch too."""
+    http.auth = config.auth
+    if not http.base_url.host:
+        http.base_url = config.base_url

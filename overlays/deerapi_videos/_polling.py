@@ -28,13 +28,20 @@ from ._errors import DeerAPIError, PollTimeoutError, VideoFailedError
 if TYPE_CHECKING:  # the generated models load at first use, not at ``import deerapi_videos``
     from deerapi_videos_generated.models.video import Video
 
-__all__ = ["ENDED_WITHOUT_VIDEO", "Poller", "ensure_not_failed", "status_of"]
+__all__ = [
+    "DEFAULT_POLL_TIMEOUT",
+    "ENDED_WITHOUT_VIDEO",
+    "Poller",
+    "ensure_not_failed",
+    "status_of",
+]
 
 COMPLETED = "completed"
 FAILED = "failed"
 ENDED_WITHOUT_VIDEO = frozenset({FAILED, "expired", "cancelled", "canceled"})
 POLL_AFTER_HEADER = "openai-poll-after-ms"
 
+DEFAULT_POLL_TIMEOUT = 900.0  # seconds: the deadline of poll and create_and_poll
 INITIAL_INTERVAL = 1.0
 GROWTH = 1.5
 MAX_INTERVAL = 10.0

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .._clock import is_testing, recorded_sleeps, set_testing
+from ._clock import is_testing, recorded_sleeps, set_testing
 
 __all__ = ["is_testing", "no_sleep", "set_testing", "sleeps"]
 
