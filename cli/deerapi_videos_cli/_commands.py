@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
-from deerapi_videos import DeerAPI, VideoContentVariant, VideoSeconds, VideoSize
+from deerapi_videos import DeerAPI, VideoContentVariant
+from deerapi_videos.model_table import model_table
 
 from ._output import EXIT_API_ERROR, EXIT_INTERRUPTED, Output, to_data
 from ._progress import DownloadProgress, WaitProgress
@@ -27,9 +28,8 @@ __all__ = ["cli"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The choices are the client's public enums (one home: the spec, through the generated layer).
-SECONDS_CHOICES = tuple(sorted((member.value for member in VideoSeconds), key=int))
-SIZE_CHOICES = tuple(member.value for member in VideoSize)
+# The choices are the client's (one home each: the spec for variants, through the generated
+# layer; the model table for what each model takes).
 VARIANT_CHOICES = tuple(member.value for member in VideoContentVariant)
 _LOG_HANDLER_NAME = "deerapi-videos-cli"
 _VARIANT_SUFFIX = {"video": ".mp4", "thumbnail": ".webp", "spritesheet": ".jpg"}
@@ -204,16 +204,50 @@ def cli(
     ctx.obj = State(api_key=api_key, base_url=base_url, output=output, timeout=timeout)
 
 
+def _known_values(model: str | None, name: str, value: str | None) -> None:
+    """Refuse (usage error, exit 2) a --seconds or --size the model's row does not list; a
+    model the table does not know takes anything (the client sends it unvalidated)."""
+    spec = model_table().get(model)
+    if value is None or spec is None:
+        return
+    allowed: tuple[str, ...] = spec.seconds if name == "seconds" else spec.sizes
+    if value not in allowed:
+        raise click.BadParameter(
+            f"{value!r} is not one of {', '.join(repr(a) for a in allowed)} (model {spec.id})",
+            param_hint=f"--{name}",
+        )
+
+
+def _models_help() -> str:
+    families = model_table().families()
+    return "; ".join(f"{family}: {', '.join(ids)}" for family, ids in families.items())
+
+
 @cli.command()
 @click.argument("prompt")
-@click.option("--model", default=None, help="Model id, e.g. sora-2 or sora-2-pro.")
-@click.option("--seconds", type=click.Choice(SECONDS_CHOICES), default=None, help="Clip length.")
-@click.option("--size", type=click.Choice(SIZE_CHOICES), default=None, help="WIDTHxHEIGHT.")
+@click.option(
+    "--model",
+    default=None,
+    help=f"Model id [default: sora-2]. Known: {_models_help()}. Others are sent unvalidated.",
+)
+@click.option(
+    "--seconds",
+    default=None,
+    help="Clip length, one the model takes (sora-2: 4, 8, 12; veo3.1-pro: 8).",
+)
+@click.option(
+    "--size",
+    default=None,
+    help="WIDTHxHEIGHT for Sora 2 (720x1280), an aspect ratio for Veo 3 (16x9).",
+)
 @click.option(
     "--input-reference",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="First-frame image (JPEG, PNG or WebP; its size should match --size).",
+    multiple=True,
+    help=(
+        "Reference image (JPEG, PNG or WebP). Sora 2: one first frame, its pixels matching the "
+        "size. Veo 3: repeat for the first and the last frame."
+    ),
 )
 @click.option("--wait", is_flag=True, help="Wait for the job to end, showing its progress.")
 @click.option(
@@ -229,28 +263,28 @@ def create(
     model: str | None,
     seconds: str | None,
     size: str | None,
-    input_reference: Path | None,
+    input_reference: tuple[Path, ...],
     wait: bool,
     output: Path | None,
 ) -> None:
     """Start a (paid) video job from PROMPT."""
     state = current_state()
+    _known_values(model, "seconds", seconds)
+    _known_values(model, "size", size)
     kwargs: dict[str, Any] = {"prompt": prompt}
-    for name, value in (
-        ("model", model),
-        ("seconds", seconds),
-        ("size", size),
-        ("input_reference", input_reference),
-    ):
+    for name, value in (("model", model), ("seconds", seconds), ("size", size)):
         if value is not None:
             kwargs[name] = value
+    if input_reference:
+        kwargs["input_reference"] = list(input_reference)
     with api_errors():
         client = state.client()
         with client:
             try:
                 video = client.videos.create(**kwargs)
-            except KeyboardInterrupt:
-                _interrupted(None, action="creating the job")
+            except KeyboardInterrupt as exc:
+                # The client records the job on the interrupt once the POST has succeeded.
+                _interrupted(getattr(exc, "deerapi_video_id", None), action="creating the job")
             video_id = str(video.id)
             if not (wait or output):
                 state.output.video(video)
@@ -270,7 +304,9 @@ def create(
 @cli.command()
 @click.argument("video_id")
 @click.argument("prompt")
-@click.option("--model", default=None, help="Model id for the remix.")
+@click.option(
+    "--model", default=None, help="Model id for the remix (Sora 2 only: Veo 3 has no remix)."
+)
 @click.option("--wait", is_flag=True, help="Wait for the remix to end, showing its progress.")
 @_json_option
 def remix(video_id: str, prompt: str, model: str | None, wait: bool) -> None:
@@ -284,8 +320,8 @@ def remix(video_id: str, prompt: str, model: str | None, wait: bool) -> None:
         with client:
             try:
                 video = client.videos.remix(video_id, **kwargs)
-            except KeyboardInterrupt:
-                _interrupted(None, action="creating the remix")
+            except KeyboardInterrupt as exc:
+                _interrupted(getattr(exc, "deerapi_video_id", None), action="creating the remix")
             if wait:
                 video = _wait(client, str(video.id), state.timeout)
             state.output.video(video)
@@ -422,9 +458,11 @@ def mock(host: str, port: int, mock_key: str | None, speed: float) -> None:
 
 
 def _register_conformance() -> None:
+    from ._batch import batch
     from ._conformance import conformance
 
     cli.add_command(conformance)
+    cli.add_command(batch)
 
 
 _register_conformance()

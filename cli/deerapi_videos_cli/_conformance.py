@@ -74,7 +74,12 @@ def _load_mock() -> Any:
 
 
 @contextmanager
-def _bundled_mock(api_key: str, defects: tuple[str, ...]) -> Iterator[str]:
+def _bundled_mock(
+    api_key: str,
+    defects: tuple[str, ...],
+    shape: str = "deerapi",
+    unserved: tuple[str, ...] = (),
+) -> Iterator[str]:
     """Serve a fresh mock on an ephemeral loopback port; yield its base URL."""
     mock_module = _load_mock()
     mock = mock_module.MockDeerAPI(
@@ -82,6 +87,8 @@ def _bundled_mock(api_key: str, defects: tuple[str, ...]) -> Iterator[str]:
         job_duration=MOCK_JOB_DURATION,
         advance_on_retrieve=MOCK_ADVANCE_ON_RETRIEVE,
         defects=set(defects),
+        response_shape=shape,
+        unserved=set(unserved),
     )
     with mock.serve("127.0.0.1", 0) as base_url:
         # Fuzzed requests make uvicorn log "Invalid HTTP request received." warnings: noise
@@ -142,6 +149,8 @@ def _summary(out: Output, result: Any, written: list[Path], drift: Any, *, live:
                     for j in result.paid_jobs
                 ],
                 "duration_s": round(float(result.duration_s), 3),
+                "model": getattr(result, "model", None),
+                "not_served": dict(getattr(result, "not_served", {}) or {}),
                 "drift": drift.to_dict() if drift is not None else None,
                 "reports": [str(p) for p in written],
             }
@@ -178,6 +187,11 @@ def _summary(out: Output, result: Any, written: list[Path], drift: Any, *, live:
                 f"FAIL {g.operation} {g.check}: {message[0] if message else ''} "
                 f"(request id {first.request_id or 'none'})"
             )
+    for operation, why in sorted((getattr(result, "not_served", {}) or {}).items()):
+        click.echo(f"NOT SERVED {operation}: {why}")
+    if drift is not None:
+        for _, difference in sorted(drift.shape_differences.items()):
+            click.echo(f"DRIFT {difference.describe()}")
     for path in written:
         click.echo(f"report: {path}")
 
@@ -259,6 +273,29 @@ class _EventPrinter:
     help="Markdown report.",
 )
 @click.option("--video-id", default=None, help="Live mode: read this existing video.")
+@click.option(
+    "--model",
+    default=None,
+    metavar="MODEL",
+    help=(
+        "The model every create asks for, and the live job's model at its cheapest settings "
+        "(from the model table: sora-2 -> 4 s 720x1280, veo3.1-pro -> 8 s 16x9) "
+        "[default: generated models; the live job: sora-2]."
+    ),
+)
+@click.option(
+    "--mock-shape",
+    type=click.Choice(["deerapi", "proxy"]),
+    default="deerapi",
+    show_default=True,
+    help="Mock mode: answer as the spec says, or as a new-api style gateway (to see the drift).",
+)
+@click.option(
+    "--mock-unserved",
+    type=click.Choice(["listVideos", "deleteVideo"]),
+    multiple=True,
+    help="Mock mode: answer this operation as a server without the route (repeatable).",
+)
 @click.option("--seed", type=int, default=None, help="Seed for generated cases (reproducible).")
 @click.option(
     "--max-examples",
@@ -294,6 +331,9 @@ def conformance(
     junit: Path,
     report: Path,
     video_id: str | None,
+    model: str | None,
+    mock_shape: str,
+    mock_unserved: tuple[str, ...],
     seed: int | None,
     max_examples: int | None,
     phases: tuple[str, ...],
@@ -321,6 +361,10 @@ def conformance(
     live = target is not None
     if live and defects:
         raise click.UsageError("--plant-defect applies to the bundled mock only")
+    if live and (mock_shape != "deerapi" or mock_unserved):
+        raise click.UsageError("--mock-shape and --mock-unserved apply to the bundled mock only")
+    if model is not None and not model.strip():
+        raise click.BadParameter("must be a model id", param_hint="--model")
     if target is not None and not key_may_travel_to(target):
         raise click.UsageError(
             f"refusing to send the API key in clear text to {target}: use https "
@@ -338,7 +382,7 @@ def conformance(
             )
 
     try:
-        from deerapi_videos_conformance import CHEAPEST_SETTINGS, Budget, run_conformance
+        from deerapi_videos_conformance import Budget, cheapest_settings, run_conformance
     except ImportError as exc:
         _needs_extra("the conformance check", exc)
 
@@ -348,7 +392,7 @@ def conformance(
         if not api_key:
             raise click.UsageError("live mode needs an API key: set DEERAPI_KEY or pass --api-key")
         out.note(f"Live conformance check against {target}")
-        out.note(_budget_text(budget_obj, CHEAPEST_SETTINGS, video_id))
+        out.note(_budget_text(budget_obj, cheapest_settings(model), video_id))
         if not yes:
             if not stdin_is_interactive():
                 out.note(
@@ -369,11 +413,15 @@ def conformance(
         kwargs["max_examples"] = max_examples
     if video_id is not None:
         kwargs["video_id"] = video_id
+    if model is not None:
+        kwargs["model"] = model
     if phases:
         kwargs["phases"] = tuple(p for p in ALL_PHASES if p in phases)
 
     server: AbstractContextManager[str] = (
-        nullcontext(target) if target is not None else _bundled_mock(api_key, defects)
+        nullcontext(target)
+        if target is not None
+        else _bundled_mock(api_key, defects, mock_shape, mock_unserved)
     )
     started = _dt.datetime.now(_dt.UTC)
     t0 = time.monotonic()
@@ -382,6 +430,8 @@ def conformance(
             out.note(
                 f"Conformance check against the bundled mock at {base_url}"
                 + (f" (planted defects: {', '.join(defects)})" if defects else "")
+                + (f" (answering as: {mock_shape})" if mock_shape != "deerapi" else "")
+                + (f" (model: {model})" if model else "")
             )
         try:
             result = run_conformance(base_url, api_key, on_event=events, **kwargs)
@@ -405,6 +455,7 @@ def conformance(
         seed=seed,
         started_at=started,
         secrets=(api_key,),
+        model=model,
     )
     written = write_reports(
         result, junit_path=junit, markdown_path=report, drift=drift, context=context

@@ -14,17 +14,29 @@ from typing import TYPE_CHECKING, Any
 from ._phases import ALL_PHASES, Phase
 
 if TYPE_CHECKING:
-    from ._budget import CHEAPEST_SETTINGS, Budget, BudgetExceeded, PaidRequestGuard
-    from ._drift import Drift, compute_drift
+    from ._budget import (
+        CHEAPEST_SETTINGS,
+        Budget,
+        BudgetExceeded,
+        PaidRequestGuard,
+        cheapest_settings,
+    )
+    from ._drift import Drift, ShapeDifference, compute_drift
     from ._engine import (
         CheckResult,
         ConformanceResult,
         Exchange,
         PaidJob,
         Progress,
+        probe_not_served,
         run_conformance,
     )
-    from ._hooks import install_false_report_filters
+    from ._hooks import (
+        fit_create_body,
+        fitting,
+        install_false_report_filters,
+        reference_images,
+    )
     from ._report import ReportContext, group_checks, write_reports
 
 _LAZY = {
@@ -32,15 +44,21 @@ _LAZY = {
     "Budget": "._budget",
     "BudgetExceeded": "._budget",
     "PaidRequestGuard": "._budget",
+    "cheapest_settings": "._budget",
     "Drift": "._drift",
+    "ShapeDifference": "._drift",
     "compute_drift": "._drift",
     "CheckResult": "._engine",
     "ConformanceResult": "._engine",
     "Exchange": "._engine",
     "PaidJob": "._engine",
     "Progress": "._engine",
+    "probe_not_served": "._engine",
     "run_conformance": "._engine",
+    "fit_create_body": "._hooks",
+    "fitting": "._hooks",
     "install_false_report_filters": "._hooks",
+    "reference_images": "._hooks",
     "ReportContext": "._report",
     "group_checks": "._report",
     "write_reports": "._report",
@@ -74,9 +92,15 @@ __all__ = [
     "Phase",
     "Progress",
     "ReportContext",
+    "ShapeDifference",
+    "cheapest_settings",
     "compute_drift",
+    "fit_create_body",
+    "fitting",
     "group_checks",
     "install_false_report_filters",
+    "probe_not_served",
+    "reference_images",
     "run_conformance",
     "write_reports",
 ]

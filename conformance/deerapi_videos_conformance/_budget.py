@@ -15,8 +15,10 @@ accepts starts a job somebody pays for. A live run therefore:
    process.
 
 "Could start a job" is decided conservatively from what the server would see: valid credentials
-and a body in which a non-empty ``prompt`` can be found, with no ``seconds`` / ``size`` value
-outside the spec's enums. An unparseable body that mentions ``prompt`` counts as paid.
+and a body in which a non-empty ``prompt`` can be found. Nothing else counts as a sure rejection:
+``seconds`` and ``size`` take any string for a model the model table does not know, and a server
+may be lenient about a known model's values. An unparseable body that mentions ``prompt`` counts
+as paid.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-from deerapi_videos import VideoSeconds, VideoSize
+from deerapi_videos.model_table import model_table
 from requests.adapters import HTTPAdapter
 
 __all__ = [
@@ -42,19 +44,28 @@ __all__ = [
     "BudgetExceeded",
     "PaidKind",
     "PaidRequestGuard",
+    "cheapest_settings",
     "classify_request",
     "defuse_body",
 ]
 
-# The cheapest job Sora 2 offers, used for the one create a live run pays for:
-# - model ``sora-2``: the standard model; ``sora-2-pro`` is billed at a higher per-second rate;
-# - seconds ``"4"``: jobs are billed per second of output, 4 is the shortest clip the spec allows;
-# - size ``720x1280``: the smallest resolution (720p portrait); 1024x1792 / 1792x1024 are the
-#   pro-only, pricier resolutions.
-CHEAPEST_SETTINGS: Mapping[str, str] = {"model": "sora-2", "seconds": "4", "size": "720x1280"}
 
-_SECONDS = frozenset(member.value for member in VideoSeconds)
-_SIZES = frozenset(member.value for member in VideoSize)
+def cheapest_settings(model: str | None = None) -> Mapping[str, str]:
+    """The cheapest job ``model`` offers (the table's default model for None), from its row of
+    the model table: its shortest clip (jobs are billed per second of output) at its default
+    size (the smallest of its family: 720x1280 for Sora 2, 16x9 for Veo 3). A model the table
+    does not know: just ``{"model": model}`` (the server's defaults)."""
+    spec = model_table().get(model)
+    if spec is None:
+        assert model is not None
+        return {"model": model}
+    return spec.cheapest
+
+
+# The cheapest job of the default model (sora-2, "4" seconds, 720x1280): sora-2-pro is billed
+# at a higher per-second rate and its 1024x1792 / 1792x1024 sizes are pricier still.
+CHEAPEST_SETTINGS: Mapping[str, str] = cheapest_settings()
+
 _CREATE_PATH = re.compile(r"/v1/videos/?$")
 _REMIX_PATH = re.compile(r"/v1/videos/[^/]+/remix/?$")
 
@@ -140,16 +151,12 @@ def _parse_body(content_type: str, body: bytes) -> dict[str, list[Any]] | None:
 
 
 def _surely_rejected(fields: Mapping[str, list[Any]], kind: PaidKind) -> bool:
-    """Whether the spec's rules oblige the API to reject these fields (so no job can start)."""
+    """Whether the spec's rules oblige the API to reject these fields (so no job can start):
+    only a missing or empty ``prompt`` is sure."""
     prompts = fields.get("prompt", [])
-    if not prompts or not any(isinstance(p, str | int | float) and str(p) != "" for p in prompts):
-        return True
-    if kind == "create":
-        for name, allowed in (("seconds", _SECONDS), ("size", _SIZES)):
-            values = fields.get(name)
-            if values and any(isinstance(v, str) and v not in allowed for v in values):
-                return True
-    return False
+    return not prompts or not any(
+        isinstance(p, str | int | float) and str(p) != "" for p in prompts
+    )
 
 
 def classify_request(
@@ -178,18 +185,13 @@ def defuse_body(body: Any, kind: PaidKind) -> tuple[Any, bool]:
     """Make a generated create/remix body one the API must reject for free.
 
     Returns the body to send and whether it was changed. Bodies that are not objects, lack a
-    ``prompt``, carry an empty one or (create) an out-of-enum ``seconds`` / ``size`` are already
-    free and are returned unchanged; any other body loses its ``prompt``.
+    ``prompt`` or carry an empty one are already free and are returned unchanged; any other body
+    loses its ``prompt``.
     """
     if not isinstance(body, dict):
         return body, False
     if "prompt" not in body or body["prompt"] == "":
         return body, False
-    if kind == "create":
-        for name, allowed in (("seconds", _SECONDS), ("size", _SIZES)):
-            value = body.get(name)
-            if isinstance(value, str) and value not in allowed:
-                return body, False
     defused = {k: v for k, v in body.items() if k != "prompt"}
     return defused, True
 

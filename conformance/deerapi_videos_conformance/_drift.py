@@ -5,14 +5,20 @@ information, not a conformance failure: the spec allows extra fields (``addition
 and any string for ``status`` and ``model``, but a maintainer wants to know when the API starts
 sending something new (so the spec can describe it) or stops sending a documented field.
 
-Four kinds of drift are reported:
+Five kinds of drift are reported:
 
 * fields present in a response body that the response's schema does not list;
 * values of open enums (``status``, ``model``: ``anyOf: [{enum}, {type: string}]``) outside the
   known list, when they look like identifiers (a fuzzed model name echoed back is not drift);
 * response headers neither the spec nor HTTP itself defines, and status codes an operation does
   not document (requests with a method the path does not have are probes, skipped);
+* shape differences, each with a suggested spec change: a field the schema expects
+  (``x-deerapi-expected-fields``, or ``required``) left out of responses, a value of another
+  JSON type than the schema's (``progress`` as a float), a number outside the schema's bounds;
 * fields of a schema the run saw that never appeared in any response.
+
+The models the Video answers named are counted too (``models_seen``), so a run per model
+(``--model``) shows which models the drift belongs to.
 
 PyYAML is needed to read the spec; it comes with the ``[conformance]`` extra.
 """
@@ -26,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-__all__ = ["Drift", "ExchangeLike", "compute_drift", "load_spec"]
+__all__ = ["Drift", "ExchangeLike", "ShapeDifference", "compute_drift", "load_spec"]
 
 # Headers HTTP itself (or the transport in front of any API) defines; never reported as drift.
 GENERIC_HEADERS = frozenset(
@@ -89,6 +95,36 @@ class ExchangeLike(Protocol):
 
 
 @dataclass
+class ShapeDifference:
+    """One way responses differed from what the spec says of a field, and what to change.
+
+    ``kind``: ``"omitted"`` (an expected field left out), ``"type"`` (another JSON type),
+    ``"bound"`` (a number outside ``minimum``/``maximum``). ``count`` of ``seen`` objects of the
+    schema differed; ``example`` is one received value's JSON kind; ``suggestion`` is the spec
+    change that would describe what the API sends.
+    """
+
+    location: str
+    kind: str
+    count: int
+    seen: int
+    example: str
+    suggestion: str
+    operations: set[str] = field(default_factory=set)
+
+    def describe(self) -> str:
+        what = {
+            "omitted": "left out",
+            "type": f"sent as {self.example}",
+            "bound": f"out of bounds ({self.example})",
+        }[self.kind]
+        return (
+            f"`{self.location}` {what} in {self.count} of {self.seen} responses; "
+            f"suggested spec change: {self.suggestion}"
+        )
+
+
+@dataclass
 class Drift:
     """Differences between what a run saw and what the spec describes.
 
@@ -109,6 +145,10 @@ class Drift:
     unseen_fields: list[str] = field(default_factory=list)
     #: exchanges whose method and path match no operation in the spec.
     unknown_endpoints: set[str] = field(default_factory=set)
+    #: ``Schema.field:kind`` -> how responses differed from the field's description.
+    shape_differences: dict[str, ShapeDifference] = field(default_factory=dict)
+    #: model ids named by Video answers -> how many answers named each.
+    models_seen: dict[str, int] = field(default_factory=dict)
     #: exchanges examined.
     exchanges_seen: int = 0
     #: requests with a method their path does not have (``unsupported_method`` probes): skipped.
@@ -123,6 +163,7 @@ class Drift:
             or self.undocumented_headers
             or self.undocumented_status_codes
             or self.unknown_endpoints
+            or self.shape_differences
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +183,19 @@ class Drift:
             },
             "unseen_fields": list(self.unseen_fields),
             "unknown_endpoints": sorted(self.unknown_endpoints),
+            "shape_differences": {
+                key: {
+                    "location": d.location,
+                    "kind": d.kind,
+                    "count": d.count,
+                    "seen": d.seen,
+                    "example": d.example,
+                    "suggestion": d.suggestion,
+                    "operations": sorted(d.operations),
+                }
+                for key, d in sorted(self.shape_differences.items())
+            },
+            "models_seen": dict(sorted(self.models_seen.items())),
             "exchanges_seen": self.exchanges_seen,
             "probes_skipped": self.probes_skipped,
         }
@@ -229,12 +283,94 @@ class _SpecIndex:
         return None
 
 
+_JSON_TYPES = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+    type(None): "null",
+}
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), "object")
+
+
+def _kind_of(value: Any) -> str:
+    """A value's JSON kind, numbers with their value (never a string's text)."""
+    kind = _json_type(value)
+    if kind in ("integer", "number"):
+        return f"{'an' if kind == 'integer' else 'a'} {kind} ({value!r})"
+    return {"null": "null", "array": "an array", "object": "an object"}.get(kind, f"a {kind}")
+
+
 class _Walker:
     def __init__(self, index: _SpecIndex, drift: Drift) -> None:
         self.index = index
         self.drift = drift
         self.seen_fields: dict[str, set[str]] = {}  # schema name -> fields seen
         self.documented: dict[str, list[str]] = {}  # schema name -> documented fields
+        self.objects: dict[str, int] = {}  # schema name -> objects of it seen
+
+    def _difference(
+        self,
+        location: str,
+        kind: str,
+        example: str,
+        suggestion: str,
+        operation: str,
+        schema_name: str,
+    ) -> None:
+        key = f"{location}:{kind}"
+        found = self.drift.shape_differences.get(key)
+        if found is None:
+            found = self.drift.shape_differences[key] = ShapeDifference(
+                location, kind, 0, 0, example, suggestion
+            )
+        found.count += 1
+        found.operations.add(operation)
+        found.seen = self.objects.get(schema_name, 0)
+
+    def _check_scalar(
+        self, value: Any, schema: Mapping[str, Any], location: str, operation: str
+    ) -> None:
+        declared = schema.get("type")
+        if declared is None:
+            return
+        allowed = [declared] if isinstance(declared, str) else list(declared)
+        actual = _json_type(value)
+        schema_name = location.split(".", 1)[0]
+        fits = actual in allowed or (actual == "integer" and "number" in allowed)
+        if not fits:
+            widened = sorted({*allowed, "number" if actual in ("integer", "number") else actual})
+            spelled = widened[0] if len(widened) == 1 else f"[{', '.join(widened)}]"
+            if allowed == ["integer"] and actual == "number":
+                spelled = "number"
+            self._difference(
+                location,
+                "type",
+                _kind_of(value),
+                f"`type: {spelled}` for `{location}` (it says {' or '.join(allowed)})",
+                operation,
+                schema_name,
+            )
+            return
+        if actual in ("integer", "number") and not isinstance(value, bool):
+            for bound in ("minimum", "maximum"):
+                limit = schema.get(bound)
+                if not isinstance(limit, int | float):
+                    continue
+                if (value < limit) if bound == "minimum" else (value > limit):
+                    self._difference(
+                        location,
+                        "bound",
+                        _kind_of(value),
+                        f"drop `{bound}: {limit}` from `{location}`",
+                        operation,
+                        schema_name,
+                    )
 
     def walk(
         self, value: Any, schema: Any, name: str | None, operation: str, location: str | None
@@ -259,6 +395,8 @@ class _Walker:
             isinstance(value, str) and location and "enum" in schema and value not in schema["enum"]
         ):
             self.drift.undocumented_values.setdefault(location, set()).add(value)
+        if location and not isinstance(value, Mapping | list):
+            self._check_scalar(value, schema, location, operation)
 
     def _walk_union(
         self,
@@ -293,6 +431,21 @@ class _Walker:
         if props:
             self.documented.setdefault(label, list(props))
             seen = self.seen_fields.setdefault(label, set())
+            self.objects[label] = self.objects.get(label, 0) + 1
+            expected = schema.get("x-deerapi-expected-fields") or schema.get("required") or ()
+            required = set(schema.get("required") or ())
+            for key in expected:
+                if key not in value:
+                    where = f"{label}.{key}"
+                    suggestion = (
+                        f"drop `{key}` from `required` of `{label}`"
+                        if key in required
+                        else f"drop `{key}` from `x-deerapi-expected-fields` of `{label}`"
+                    )
+                    self._difference(where, "omitted", "missing", suggestion, operation, label)
+            if label == "Video" and _IDENTIFIER.match(str(value.get("model"))):
+                model = str(value["model"])
+                self.drift.models_seen[model] = self.drift.models_seen.get(model, 0) + 1
         for key, sub_value in value.items():
             if key in props:
                 seen.add(key)
@@ -345,4 +498,6 @@ def compute_drift(
     for schema_name, fields in sorted(walker.documented.items()):
         seen = walker.seen_fields.get(schema_name, set())
         drift.unseen_fields.extend(f"{schema_name}.{f}" for f in fields if f not in seen)
+    for difference in drift.shape_differences.values():
+        difference.seen = walker.objects.get(difference.location.split(".", 1)[0], 0)
     return drift

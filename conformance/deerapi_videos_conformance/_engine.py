@@ -5,6 +5,12 @@ positive and negative generation) over real HTTP and turns its event stream into
 one ``CheckResult`` per check per case, one ``Exchange`` per request/response pair and one
 ``PaidJob`` per job the API accepted. In live mode it also enforces the paid-job budget (see
 ``_budget``): the run's own create/remix are the only requests that may start a job.
+
+Per model: ``model=`` makes every positive create ask for that model (fitted to its row of the
+model table by the hooks in ``_hooks``) and makes the live run's one paid job that model's
+cheapest. Operations DeerAPI does not document (list, delete) may not be served at all: a probe
+before the run finds out (404 or 405), and such an operation is reported as *not served*
+(``ConformanceResult.not_served``), its own outcome, instead of failing every check.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any, Literal
 import requests
 import schemathesis
 from deerapi_videos.auth import REDACTED
+from deerapi_videos.model_table import model_table
 from deerapi_videos.spec import spec_path
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import Failure, FailureGroup
@@ -43,15 +50,15 @@ from schemathesis.transport.requests import (
 )
 
 from ._budget import (
-    CHEAPEST_SETTINGS,
     Budget,
     BudgetExceeded,
     PaidKind,
     PaidRequestGuard,
+    cheapest_settings,
     defuse_body,
     paid_kind,
 )
-from ._hooks import install_false_report_filters
+from ._hooks import fitting, install_false_report_filters
 from ._phases import ALL_PHASES
 
 __all__ = [
@@ -65,6 +72,8 @@ __all__ = [
 ]
 
 REDACTED_BEARER = f"Bearer {REDACTED}"
+#: Response headers that carry the request id (OpenAI/DeerAPI, one-api/new-api gateways).
+REQUEST_ID_HEADERS = ("x-request-id", "x-oneapi-request-id")
 _LIVE_PROMPT = "A paper boat drifting on a calm pond, soft morning light"
 _LIVE_REMIX_PROMPT = "Make it dusk"
 _TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -115,6 +124,11 @@ class ConformanceResult:
     cases_per_phase: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
     paid_requests_refused: int = 0  # live mode: paid requests the guard stopped before sending
+    #: The model positive creates asked for (``--model``); None: whatever was generated.
+    model: str | None = None
+    #: operationId -> why it counts as not served (e.g. "GET /v1/videos answered 404"); those
+    #: operations were left out of the run: neither passed nor failed.
+    not_served: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -280,6 +294,14 @@ def _first(values: Mapping[str, Any], name: str) -> str | None:
     return None
 
 
+def _request_id(headers: Mapping[str, Any]) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        value = _first(headers, name)
+        if value:
+            return value
+    return None
+
+
 def _flat(headers: Mapping[str, Any], *, redact: bool) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in headers.items():
@@ -384,7 +406,7 @@ class _Collector:
             response = interaction.response
             if response is None:
                 continue
-            request_ids[case_id] = _first(response.headers, "x-request-id")
+            request_ids[case_id] = _request_id(response.headers)
             operation = operation_of.get(case_id, recorder.label)
             self.add_exchange(_exchange(operation, interaction.request, response, phase))
         for case_id, nodes in recorder.checks.items():
@@ -509,7 +531,7 @@ class _Explicit:
         recorder = ScenarioRecorder(label=operation)
         recorder.record_case(case=case)
         recorder.record_response(case_id=case.id, response=response)
-        request_id = _first(response.headers, "x-request-id")
+        request_id = _request_id(response.headers)
         try:
             case.validate_response(response, headers=headers, recorder=recorder)
         except FailureGroup as group:
@@ -585,6 +607,50 @@ def _poll_until_done(
         sleep(int(hint) / 1000 if hint and hint.isdigit() else 5.0)
 
 
+# --- operations the server may not serve ------------------------------------------------------
+
+
+def _is_error_envelope(response: requests.Response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error"), dict | str)
+
+
+def probe_not_served(
+    base_url: str, api_key: str, session: requests.Session, timeout: float = 30.0
+) -> dict[str, str]:
+    """Which undocumented operations (list, delete) the server does not serve, and why.
+
+    List: ``GET /v1/videos?limit=1`` answering 404 or 405. Delete: ``DELETE`` of an id that
+    cannot exist answering 405, or 404 without the JSON error envelope (a router's own "page
+    not found", not the API saying "no such video"). Both probes are free. A probe that cannot
+    be sent decides nothing: the run reports the network error itself.
+    """
+    base = base_url.rstrip("/")
+    headers = {"Authorization": f"Bearer {api_key}"}
+    found: dict[str, str] = {}
+    try:
+        listed = session.get(
+            f"{base}/v1/videos", params={"limit": 1}, headers=headers, timeout=timeout
+        )
+        if listed.status_code in (404, 405):
+            found["listVideos"] = f"GET /v1/videos answered {listed.status_code}"
+        probe = f"video_conformance_probe_{uuid.uuid4().hex}"
+        deleted = session.delete(f"{base}/v1/videos/{probe}", headers=headers, timeout=timeout)
+        if deleted.status_code == 405:
+            found["deleteVideo"] = "DELETE /v1/videos/{video_id} answered 405"
+        elif deleted.status_code == 404 and not _is_error_envelope(deleted):
+            found["deleteVideo"] = (
+                "DELETE /v1/videos/{video_id} answered 404 without the JSON error envelope "
+                "(the route is unknown)"
+            )
+    except requests.RequestException:
+        pass
+    return found
+
+
 # --- entry point ------------------------------------------------------------------------------
 
 
@@ -604,6 +670,7 @@ def run_conformance(
     live_wait_s: float = 900.0,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    model: str | None = None,
 ) -> ConformanceResult:
     """Check the API at ``base_url`` against ``openapi.yaml`` with schemathesis.
 
@@ -612,7 +679,8 @@ def run_conformance(
         api_key: Sent as ``Authorization: Bearer``; redacted from everything recorded.
         budget: Live mode only: paid jobs the run may start (default ``Budget()``: one job).
         live: Treat the server as the paying API: enforce ``budget``, start the run's own job
-            with ``CHEAPEST_SETTINGS`` and turn every other create/remix into a free rejection.
+            with the model's cheapest settings (``cheapest_settings(model)``) and turn every
+            other create/remix into a free rejection.
         phases: Any of ``examples``, ``coverage``, ``fuzzing``, ``stateful``.
         max_examples: Hypothesis examples per operation and phase.
         seed: Makes generation reproducible.
@@ -622,9 +690,49 @@ def run_conformance(
         request_timeout: Seconds per request.
         live_wait_s: Live mode: how long to poll the run's job before reading its content.
         sleep, clock: Injected for tests; polling in live mode uses them.
+        model: The model every positive create asks for, and the live job's model (its
+            cheapest settings); None: generated models, and ``sora-2`` for the live job.
     """
+    with fitting(model):
+        return _run(
+            base_url,
+            api_key,
+            budget=budget,
+            live=live,
+            phases=phases,
+            max_examples=max_examples,
+            seed=seed,
+            video_id=video_id,
+            on_event=on_event,
+            stateful_steps=stateful_steps,
+            request_timeout=request_timeout,
+            live_wait_s=live_wait_s,
+            sleep=sleep,
+            clock=clock,
+            model=model,
+        )
+
+
+def _run(
+    base_url: str,
+    api_key: str,
+    *,
+    budget: Budget | None,
+    live: bool,
+    phases: Sequence[str],
+    max_examples: int,
+    seed: int | None,
+    video_id: str | None,
+    on_event: OnEvent | None,
+    stateful_steps: int | None,
+    request_timeout: float,
+    live_wait_s: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    model: str | None,
+) -> ConformanceResult:
     started = time.monotonic()
-    collector = _Collector(ConformanceResult(), on_event, (api_key,))
+    collector = _Collector(ConformanceResult(model=model), on_event, (api_key,))
     config = _config(
         base_url,
         api_key,
@@ -635,12 +743,23 @@ def run_conformance(
         request_timeout=request_timeout,
     )
     schema = load_schema(config)
+    budget = budget or Budget()
+    guard = PaidRequestGuard(api_key=api_key, budget=budget)
+    with requests.Session() as probe_session:
+        if live:
+            guard.mount(probe_session)
+        not_served = probe_not_served(base_url, api_key, probe_session, request_timeout)
+    collector.result.not_served = not_served
+    if not_served:
+        for operation, why in not_served.items():
+            collector.emit(Progress("note", message=f"{operation} not served: {why}"))
+        excluded = schema.exclude(operation_id=sorted(not_served))
+        assert isinstance(excluded, OpenApiSchema)
+        schema = excluded
     if not live:
         _run_engine(schema, collector)
         return collector.finish(started)
 
-    budget = budget or Budget()
-    guard = PaidRequestGuard(api_key=api_key, budget=budget)
     _guarded(schema, guard)
     explicit = _Explicit(schema, base_url.rstrip("/"), api_key, guard, collector)
     target = video_id
@@ -648,12 +767,12 @@ def run_conformance(
     status: str | None = None
     if target is None and budget.allows_create:
         create = schema["/v1/videos"]["POST"]
+        settings = dict(cheapest_settings(model))
         case = create.Case(
-            body={"prompt": _LIVE_PROMPT, **CHEAPEST_SETTINGS},
+            body={"prompt": _LIVE_PROMPT, **settings},
             media_type="multipart/form-data",
             headers={"Idempotency-Key": f"conformance-{uuid.uuid4().hex}"},
         )
-        settings = dict(CHEAPEST_SETTINGS)
         collector.emit(Progress("note", message=f"creating one paid job: {settings}"))
         response = explicit.call(case, paid="create")
         if response is not None and response.status_code == 200:
@@ -669,7 +788,9 @@ def run_conformance(
     if target is not None and status == "completed":
         content = schema["/v1/videos/{video_id}/content"]["GET"]
         explicit.call(content.Case(path_parameters={"video_id": target}))
-        if budget.allows_remix(created=created) and guard.remaining > 0:
+        spec = model_table().get(model)
+        remixable = spec is None or spec.remix  # Veo 3 cannot be remixed: no paid attempt
+        if remixable and budget.allows_remix(created=created) and guard.remaining > 0:
             remix = schema["/v1/videos/{video_id}/remix"]["POST"]
             explicit.call(
                 remix.Case(
@@ -680,7 +801,11 @@ def run_conformance(
                 ),
                 paid="remix",
             )
-    if target is not None and created:
+    if target is not None and created and "deleteVideo" in not_served:
+        collector.emit(
+            Progress("note", message=f"video {target} was not deleted: delete is not served")
+        )
+    elif target is not None and created:
         # The run's own video is deleted last, once every read is done; a read after it must 404.
         delete = schema["/v1/videos/{video_id}"]["DELETE"]
         deleted = explicit.call(delete.Case(path_parameters={"video_id": target}))
@@ -694,7 +819,7 @@ def run_conformance(
                         "use_after_free",
                         False,
                         f"{target} was deleted (200) but a retrieve answered {after.status_code}",
-                        _first(after.headers, "x-request-id"),
+                        _request_id(after.headers),
                     )
                 )
     collector.result.paid_requests_refused = len(guard.blocked)

@@ -92,6 +92,8 @@ class ReportContext:
     started_at: _dt.datetime | None = None
     #: Secrets to blank out of every string written (the API key), in case any slipped through.
     secrets: tuple[str, ...] = ()
+    #: The model the run's creates asked for (``--model``), if one was chosen.
+    model: str | None = None
 
 
 @dataclass
@@ -180,10 +182,11 @@ def render_junit(
     secrets = context.secrets
     groups = group_checks(result.checks)
     failed = sum(1 for g in groups if not g.ok)
+    not_served: Mapping[str, str] = getattr(result, "not_served", None) or {}
     suites = ET.Element(
         "testsuites",
         name="deerapi-conformance",
-        tests=str(len(groups)),
+        tests=str(len(groups) + len(not_served)),
         failures=str(failed),
         errors="0",
         time=f"{result.duration_s:.3f}",
@@ -192,10 +195,10 @@ def render_junit(
         suites,
         "testsuite",
         name="deerapi-conformance",
-        tests=str(len(groups)),
+        tests=str(len(groups) + len(not_served)),
         failures=str(failed),
         errors="0",
-        skipped="0",
+        skipped=str(len(not_served)),
         time=f"{result.duration_s:.3f}",
     )
     if context.started_at is not None:
@@ -204,11 +207,16 @@ def render_junit(
     for name, value in (
         ("base_url", context.base_url),
         ("mode", "live" if context.live else "mock"),
+        ("model", context.model or ""),
         ("seed", "" if context.seed is None else str(context.seed)),
         ("paid_jobs", str(len(result.paid_jobs))),
+        *((f"not_served.{op}", why) for op, why in sorted(not_served.items())),
         *((f"cases.{phase}", str(n)) for phase, n in sorted(result.cases_per_phase.items())),
     ):
         ET.SubElement(props, "property", name=name, value=redact(value, secrets))
+    for operation, why in sorted(not_served.items()):
+        case = ET.SubElement(suite, "testcase", classname=operation, name="served")
+        ET.SubElement(case, "skipped", message=f"not served: {why}")
     for group in groups:
         case = ET.SubElement(suite, "testcase", classname=group.operation, name=group.check)
         case.set("time", "0")
@@ -277,7 +285,15 @@ def _drift_sections(drift: Drift) -> list[tuple[str, list[str]]]:
             [f"{k}: {ops(v)}" for k, v in sorted(drift.undocumented_status_codes.items())],
         ),
         ("Endpoints not in the spec", sorted(drift.unknown_endpoints)),
+        (
+            "Shape differences (with suggested spec changes)",
+            [d.describe() for _, d in sorted(drift.shape_differences.items())],
+        ),
         ("Spec fields never seen in a response", [f"`{f}`" for f in drift.unseen_fields]),
+        (
+            "Models seen in responses",
+            [f"`{m}`: {n} answer(s)" for m, n in sorted(drift.models_seen.items())],
+        ),
     ]
 
 
@@ -298,7 +314,11 @@ def render_markdown(
     groups = group_checks(result.checks)
     failed = [g for g in groups if not g.ok]
     verdict = "CONFORMANT" if result.passed else "NOT CONFORMANT"
-    out: list[str] = ["# DeerAPI conformance report", ""]
+    not_served: Mapping[str, str] = getattr(result, "not_served", None) or {}
+    title = "# DeerAPI conformance report"
+    if context.model:
+        title += f": model `{context.model}`"
+    out: list[str] = [title, ""]
     out.append(
         f"**Result: {verdict}** — {len(groups) - len(failed)} of {len(groups)} checks passed "
         f"({sum(g.total for g in groups)} check runs)."
@@ -307,6 +327,10 @@ def render_markdown(
     target = context.base_url or "(unknown)"
     mode = "live API" if context.live else "bundled mock"
     out.append(f"- Target: `{target}` ({mode})")
+    if context.model:
+        out.append(f"- Model: `{context.model}` (every positive create; the drift below is its)")
+    for operation, why in sorted(not_served.items()):
+        out.append(f"- Not served: `{operation}` ({why}); left out of the checks")
     if context.started_at is not None:
         out.append(f"- Started: {context.started_at.isoformat(timespec='seconds')}")
     out.append(f"- Duration: {result.duration_s:.1f} s")
@@ -335,6 +359,16 @@ def render_markdown(
     if not groups:
         out.append("| — | — | no checks ran | 0 |")
     out.append("")
+
+    if not_served:
+        out += ["## Not served", ""]
+        out.append(
+            "Operations DeerAPI does not document, which this server does not serve. They are "
+            "neither passed nor failed: their checks were not run."
+        )
+        out.append("")
+        out += [f"- `{op}`: {_md_cell(why)}" for op, why in sorted(not_served.items())]
+        out.append("")
 
     out += ["## Failures", ""]
     if not failed:

@@ -14,6 +14,7 @@ import httpx
 from deerapi_videos import AsyncDeerAPI, DeerAPI
 
 from contract_tests.asyncio_support import run_isolated
+from contract_tests.builders import jpeg, webp
 from contract_tests.client_vs_spec._support import API_KEY, BASE_URL
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -29,7 +30,19 @@ VIDEO = {
     "seconds": "4",
     "size": "720x1280",
 }
-MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
+# Whole top-level boxes, as a real MP4 is: ``ftyp``, an empty ``moov``, an ``mdat`` of padding.
+MP4 = (
+    b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+    + b"\x00\x00\x00\x08moov"
+    + b"\x00\x00\x00\x48mdat"
+    + b"\x00" * 64
+)
+# The other variants: what their media type says they are.
+ASSETS = {
+    "video": (MP4, "video/mp4"),
+    "thumbnail": (webp(16, 16), "image/webp"),
+    "spritesheet": (jpeg(16, 16), "image/jpeg"),
+}
 
 
 def default_answer(request: httpx.Request) -> httpx.Response:
@@ -42,7 +55,8 @@ def default_answer(request: httpx.Request) -> httpx.Response:
             200, json={"id": "video_123", "object": "video.deleted", "deleted": True}
         )
     if path.endswith("/content"):
-        return httpx.Response(200, content=MP4, headers={"content-type": "video/mp4"})
+        content, media_type = ASSETS[request.url.params.get("variant", "video")]
+        return httpx.Response(200, content=content, headers={"content-type": media_type})
     return httpx.Response(200, json=VIDEO, headers={"x-request-id": "req_1"})
 
 
@@ -73,11 +87,13 @@ def call(
     method: str,
     *args: Any,
     client_kwargs: dict[str, Any] | None = None,
+    deviations: list[Any] | None = None,
     **kwargs: Any,
 ) -> Any:
     """``client.videos.<method>(*args, **kwargs)`` on a fresh sync or async client.
 
-    ``list`` is drained into a Python list. Defaults: ``max_retries=0``.
+    ``list`` is drained into a Python list. Defaults: ``max_retries=0``. ``deviations``, if
+    given, receives the client's ``response_deviations`` after the call (whatever it raised).
     """
     options = {"max_retries": 0, **(client_kwargs or {})}
     transport = httpx.MockTransport(handler)
@@ -88,8 +104,12 @@ def call(
             http_client=httpx.Client(transport=transport),
             **options,
         ) as client:
-            result = getattr(client.videos, method)(*args, **kwargs)
-            return list(result) if method == "list" else result
+            try:
+                result = getattr(client.videos, method)(*args, **kwargs)
+                return list(result) if method == "list" else result
+            finally:
+                if deviations is not None:
+                    deviations.extend(client.response_deviations)
 
     async def run() -> Any:
         async with AsyncDeerAPI(
@@ -98,9 +118,13 @@ def call(
             http_client=httpx.AsyncClient(transport=transport),
             **options,
         ) as client:
-            result = getattr(client.videos, method)(*args, **kwargs)
-            if method == "list":
-                return [video async for video in result]
-            return await result
+            try:
+                result = getattr(client.videos, method)(*args, **kwargs)
+                if method == "list":
+                    return [video async for video in result]
+                return await result
+            finally:
+                if deviations is not None:
+                    deviations.extend(client.response_deviations)
 
     return run_isolated(run())

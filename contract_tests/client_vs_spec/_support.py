@@ -362,15 +362,19 @@ def check_request(
             parts = parse_multipart(content_type, body)
         except (ValueError, UnicodeDecodeError) as exc:
             return [*problems, f"multipart body does not parse: {exc}"]
-        instance = {}
+        instance: dict[str, Any] = {}
         encoding = declared[media].get("encoding", {})
         for part in parts:
             if part.name is None:
                 problems.append("multipart part without a name")
                 continue
-            if part.name in instance:
-                problems.append(f"multipart field {part.name!r} sent twice")
             prop = body_schema.get("properties", {}).get(part.name, {})
+            # An array property is sent as repeated parts, one per item (OpenAPI 3.1).
+            repeated = prop.get("type") == "array"
+            if repeated:
+                prop = prop.get("items", {})
+            if part.name in instance and not repeated:
+                problems.append(f"multipart field {part.name!r} sent twice")
             if prop.get("format") == "binary":
                 allowed = [
                     t.strip() for t in encoding.get(part.name, {}).get("contentType", "").split(",")
@@ -382,7 +386,14 @@ def check_request(
                         f"file part {part.name!r} has Content-Type {part.content_type!r}, "
                         f"not one of {allowed}"
                     )
-                instance[part.name] = "<binary>"
+                if repeated:
+                    instance.setdefault(part.name, []).append("<binary>")
+                else:
+                    instance[part.name] = "<binary>"
+            elif repeated:
+                if part.filename is not None:
+                    problems.append(f"text field {part.name!r} sent as a file")
+                instance.setdefault(part.name, []).append(part.data.decode("utf-8", "replace"))
             else:
                 if part.filename is not None:
                     problems.append(f"text field {part.name!r} sent as a file")
@@ -395,10 +406,18 @@ def check_request(
 
 
 def form_fields(request: httpx.Request) -> dict[str, Part]:
-    """The multipart parts of a (conforming) create request, by field name."""
-    return {
-        p.name or "": p for p in parse_multipart(request.headers["content-type"], request.content)
-    }
+    """The multipart parts of a (conforming) create request, by field name (the first part of
+    a repeated field; :func:`form_parts` has them all)."""
+    fields: dict[str, Part] = {}
+    for part in parse_multipart(request.headers["content-type"], request.content):
+        fields.setdefault(part.name or "", part)
+    return fields
+
+
+def form_parts(request: httpx.Request, name: str) -> list[Part]:
+    """Every part called ``name`` of a create request, in order."""
+    parts = parse_multipart(request.headers["content-type"], request.content)
+    return [p for p in parts if p.name == name]
 
 
 # -- images for input_reference -------------------------------------------------------------------

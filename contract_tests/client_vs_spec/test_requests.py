@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from deerapi_videos import InvalidParameterError
+from deerapi_videos.model_table import model_table
 from deerapi_videos.testing import no_sleep
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,6 +30,7 @@ from contract_tests.client_vs_spec._support import (
     enum_of,
     examples,
     form_fields,
+    form_parts,
     hostile_text,
     model_ids,
     prompts,
@@ -40,13 +42,23 @@ KEY_PATTERN = SPEC["components"]["parameters"]["IdempotencyKey"]["schema"]["patt
 SIZES = enum_of(SPEC, "VideoSize")
 SECONDS = enum_of(SPEC, "VideoSeconds")
 MIMES = sorted(IMAGE_MAKERS)
+TABLE = model_table()
 
 idempotency_keys = st.from_regex(KEY_PATTERN, fullmatch=True).filter(lambda k: 1 <= len(k) <= 255)
+
+
+def addresses_one_video(video_id: str) -> bool:
+    """An id that can only mean ``/v1/videos/{id}``: no path step, no URL syntax, no spaces."""
+    return video_id not in (".", "..") and not any(
+        ch in "/\\?#%" or ch.isspace() or not ch.isprintable() for ch in video_id
+    )
+
+
 video_ids = st.one_of(
     st.from_regex(r"video_[0-9a-f]{8,48}", fullmatch=True),
     st.text(st.characters(codec="utf-8"), min_size=1, max_size=40),
     hostile_text,
-).filter(lambda s: s.strip() != "")
+).filter(lambda s: s.strip() != "" and addresses_one_video(s))
 filenames = st.one_of(
     st.sampled_from(
         [
@@ -63,8 +75,9 @@ filenames = st.one_of(
 
 
 @st.composite
-def input_references(draw: st.DrawFn, size: str | None) -> tuple[Any, bytes, str]:
-    """(the argument in one of the accepted forms, the image bytes, its MIME type)."""
+def one_reference(draw: st.DrawFn, size: str | None) -> tuple[Any, bytes, str]:
+    """(the argument in one of the accepted forms, the image bytes, its MIME type); ``size``
+    ``WxH`` gives the pixel size, None any."""
     mime = draw(st.sampled_from(MIMES))
     if size is None:
         width, height = draw(st.integers(1, 4096)), draw(st.integers(1, 4096))
@@ -86,35 +99,55 @@ def input_references(draw: st.DrawFn, size: str | None) -> tuple[Any, bytes, str
 
 @st.composite
 def create_arguments(draw: st.DrawFn) -> dict[str, Any]:
+    """Arguments a create accepts: for the default model, a known model (from its row of the
+    model table) or an unknown one (anything non-empty)."""
     args: dict[str, Any] = {"prompt": draw(prompts)}
+    kind = draw(st.sampled_from(["default", "known", "unknown"]))
+    if kind == "known":
+        args["model"] = draw(st.sampled_from(sorted(TABLE.models)))
+    elif kind == "unknown":
+        args["model"] = draw(model_ids(SPEC).filter(lambda m: TABLE.get(m) is None))
+    spec = TABLE.get(args.get("model"))
     if draw(st.booleans()):
-        args["model"] = draw(model_ids(SPEC))
+        if spec is None:
+            args["seconds"] = draw(st.one_of(st.sampled_from(SECONDS), prompts, st.integers(1, 99)))
+        else:
+            value = draw(st.sampled_from(spec.seconds))
+            args["seconds"] = int(value) if draw(st.booleans()) else value
     if draw(st.booleans()):
-        args["seconds"] = draw(st.one_of(st.sampled_from(SECONDS), st.sampled_from([4, 8, 12])))
-    if draw(st.booleans()):
-        args["size"] = draw(st.sampled_from(SIZES))
-    if draw(st.booleans()):
-        args["input_reference"] = draw(input_references(args.get("size")))
+        args["size"] = draw(
+            st.sampled_from(SIZES) | prompts if spec is None else st.sampled_from(spec.sizes)
+        )
+    most = 3 if spec is None else spec.max_references
+    count = draw(st.integers(0, most))
+    if count:
+        pixels = None
+        if spec is not None and spec.reference_matches_size:
+            pixels = args.get("size", spec.default_size)
+        refs = [draw(one_reference(pixels)) for _ in range(count)]
+        args["input_reference"] = (refs, count > 1 or draw(st.booleans()))
     if draw(st.booleans()):
         args["idempotency_key"] = draw(idempotency_keys)
     return args
 
 
-def _materialise(
-    args: dict[str, Any], tmp: Path
-) -> tuple[dict[str, Any], bytes | None, str | None]:
+def _materialise(args: dict[str, Any], tmp: Path) -> tuple[dict[str, Any], list[tuple[bytes, str]]]:
+    """The keyword arguments to pass, and the (bytes, MIME type) of each reference in order."""
     kwargs = dict(args)
-    ref = kwargs.pop("input_reference", None)
-    if ref is None:
-        return kwargs, None, None
-    value, content, mime = ref
-    if isinstance(value, tuple) and value[0] == "path":
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", value[1]) or "image"
-        path = tmp / f"{safe}{'.' + mime.split('/')[1]}"
-        path.write_bytes(content)
-        value = path
-    kwargs["input_reference"] = value
-    return kwargs, content, mime
+    drawn = kwargs.pop("input_reference", None)
+    if drawn is None:
+        return kwargs, []
+    refs, as_list = drawn
+    values = []
+    for index, (value, content, mime) in enumerate(refs):
+        if isinstance(value, tuple) and value[0] == "path":
+            safe = re.sub(r"[^A-Za-z0-9_.-]", "_", value[1]) or "image"
+            path = tmp / f"{index}-{safe}{'.' + mime.split('/')[1]}"
+            path.write_bytes(content)
+            value = path
+        values.append(value)
+    kwargs["input_reference"] = values if as_list else values[0]
+    return kwargs, [(content, mime) for _, content, mime in refs]
 
 
 def _assert_key(request: Any, given_key: str | None) -> str:
@@ -130,7 +163,7 @@ def _assert_key(request: Any, given_key: str | None) -> str:
 @given(args=create_arguments())
 def test_create_request_conforms_and_round_trips(flavour: str, args: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        kwargs, content, mime = _materialise(args, Path(tmp))
+        kwargs, references = _materialise(args, Path(tmp))
         recorder = Recorder()
         call(flavour, recorder, "create", **kwargs)
     assert len(recorder.requests) == 1
@@ -151,10 +184,11 @@ def test_create_request_conforms_and_round_trips(flavour: str, args: dict[str, A
         assert fields["seconds"].data == str(args["seconds"]).encode()
     if "size" in args:
         assert fields["size"].data == args["size"].encode()
-    if content is not None:
-        part = fields["input_reference"]
-        assert part.data == content, "the file is sent byte for byte"
-        assert part.content_type == mime
+    parts = form_parts(request, "input_reference")
+    assert [(p.data, p.content_type) for p in parts] == references, (
+        "one part per reference, byte for byte, in order"
+    )
+    for part in parts:
         assert part.filename and not re.search(r"[/\\\x00-\x1f]", part.filename)
 
 
@@ -178,7 +212,7 @@ def test_create_retries_resend_the_same_request(
         return default_answer(request)
 
     with tempfile.TemporaryDirectory() as tmp, no_sleep():
-        kwargs, _, _ = _materialise(args, Path(tmp))
+        kwargs, _ = _materialise(args, Path(tmp))
         recorder = Recorder(answer)
         call(flavour, recorder, "create", client_kwargs={"max_retries": 2}, **kwargs)
     assert len(recorder.requests) == len(failures) + 1
@@ -204,7 +238,8 @@ def test_each_call_gets_a_new_idempotency_key(flavour: str) -> None:
 @given(
     video_id=video_ids,
     prompt=prompts,
-    model=st.none() | model_ids(SPEC),
+    # Models that can be remixed: any but a known model whose row says no remix (Veo).
+    model=st.none() | model_ids(SPEC).filter(lambda m: TABLE.get(m) is None or TABLE.get(m).remix),
     key=st.none() | idempotency_keys,
 )
 def test_remix_request_conforms_and_round_trips(
@@ -290,6 +325,7 @@ def test_download_request_conforms(flavour: str, video_id: str, variant: str) ->
 
 # -- inputs the spec forbids are refused before anything is sent --------------------------------
 
+PNG_720 = IMAGE_MAKERS["image/png"](720, 1280)
 BAD_CREATE = [
     ("prompt", {"prompt": ""}),
     ("prompt", {"prompt": " \t\n"}),
@@ -312,6 +348,26 @@ BAD_CREATE = [
     ),
     ("idempotency_key", {"prompt": "cat", "idempotency_key": "has space"}),
     ("idempotency_key", {"prompt": "cat", "idempotency_key": "k" * 256}),
+    # Against the model table: a known model's row, or the default model's when none is given.
+    ("size", {"prompt": "cat", "model": "veo3.1-pro", "size": "720x1280"}),
+    ("size", {"prompt": "cat", "model": "sora-2", "size": "16x9"}),
+    ("size", {"prompt": "cat", "model": "sora-2-2025-12-08", "size": "1792x1024"}),
+    ("seconds", {"prompt": "cat", "model": "sora-2", "seconds": "6"}),
+    ("seconds", {"prompt": "cat", "model": "veo3.1-pro", "seconds": 4}),
+    (
+        "input_reference",
+        {"prompt": "cat", "model": "sora-2", "input_reference": [PNG_720, PNG_720]},
+    ),
+    (
+        "input_reference",
+        {"prompt": "cat", "model": "veo3.1", "input_reference": [PNG_720, PNG_720, PNG_720]},
+    ),
+    # Size omitted: the image must still match the default size (sora-2: 720x1280).
+    ("input_reference", {"prompt": "cat", "input_reference": IMAGE_MAKERS["image/png"](1280, 720)}),
+    (
+        "input_reference",
+        {"prompt": "cat", "model": "veo3", "input_reference": [PNG_720, b"not an image"]},
+    ),
 ]
 
 
@@ -336,7 +392,16 @@ BAD_OTHER = [
     ("variant", "download_content", ("video_1", "out.mp4"), {"variant": "gif"}),
     ("video_id", "retrieve", ("",), {}),
     ("video_id", "delete", (" ",), {}),
+    ("video_id", "retrieve", (".",), {}),
+    ("video_id", "remix", ("..",), {"prompt": "x"}),
+    ("video_id", "delete", ("../v1/videos",), {}),
+    ("video_id", "retrieve", ("video_1?x=1",), {}),
+    ("video_id", "retrieve", ("video_1#x",), {}),
+    ("video_id", "download_content", ("%2e%2e", "out.mp4"), {}),
+    ("video_id", "retrieve", ("video\\1",), {}),
+    ("video_id", "retrieve", ("video 1",), {}),
     ("prompt", "remix", ("video_1",), {"prompt": ""}),
+    ("model", "remix", ("video_1",), {"prompt": "x", "model": "veo3.1-pro"}),
 ]
 
 

@@ -1,6 +1,8 @@
 """Every response body openapi.yaml allows parses, through the client, into typed objects that
-round-trip; error envelopes become the right exception with their fields; bodies the spec forbids
-give a DeerAPIError, never an unrelated crash (KeyError, TypeError, AttributeError, ...).
+round-trip, with no deviation recorded; error envelopes become the right exception with their
+fields. Bodies the spec forbids: without a usable ``id``/``status`` (the spec's ``required``) a
+DeerAPIError, never an unrelated crash (KeyError, TypeError, AttributeError, ...); any other
+forbidden field is read leniently and recorded as a deviation at that field (the tolerant reader).
 
 Bodies are generated from the spec's schemas (Video, VideoList, DeletedVideo, ErrorResponse) and
 served by a respx router behind an ``httpx.MockTransport``.
@@ -53,6 +55,7 @@ BY_STATUS: dict[int, type[APIStatusError]] = {
     403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
+    410: APIStatusError,  # content gone; ContentExpiredError only once the job shows it expired
     429: RateLimitError,
     500: InternalServerError,
     502: InternalServerError,
@@ -102,8 +105,11 @@ def _handler(router: respx.MockRouter) -> Any:
 def _assert_video(video: Any, body: dict[str, Any]) -> None:
     assert isinstance(video, Video)
     assert video.to_dict() == body, "every field, extra ones included, round-trips"
-    assert isinstance(video.id, str) and isinstance(video.created_at, int)
-    assert isinstance(video.progress, int) and 0 <= video.progress <= 100
+    assert isinstance(video.id, str) and video.id
+    if "created_at" in body:
+        assert isinstance(video.created_at, int)
+    if "progress" in body:
+        assert isinstance(video.progress, int) and 0 <= video.progress <= 100
     status = video.status.value if isinstance(video.status, VideoStatus) else video.status
     assert status == body["status"]
     assert video.additional_properties == {
@@ -123,8 +129,10 @@ def test_every_allowed_video_parses_and_round_trips(flavour: str, method: str, b
     router = _router(video=json_answer(200, body))
     args: tuple[Any, ...] = ("video_1",) if method in ("retrieve", "remix") else ()
     kwargs = {"prompt": "cat"} if method in ("create", "remix") else {}
-    video = call(flavour, _handler(router), method, *args, **kwargs)
+    deviations: list[Any] = []
+    video = call(flavour, _handler(router), method, *args, deviations=deviations, **kwargs)
     _assert_video(video, body)
+    assert deviations == [], "a body the spec allows is no deviation"
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -138,11 +146,17 @@ def test_every_allowed_list_page_parses(flavour: str, body: Any) -> None:
         seen.append(request)
         return json_answer(200, body if len(seen) == 1 else last)
 
-    videos = call(flavour, _handler(_router(list=pages)), "list")
+    deviations: list[Any] = []
+    videos = call(flavour, _handler(_router(list=pages)), "list", deviations=deviations)
+    assert deviations == []
     assert len(videos) == len(body["data"])
     for video, item in zip(videos, body["data"], strict=True):
         _assert_video(video, item)
-    if body["has_more"] and body["data"]:
+    if (
+        body.get("has_more") is not False
+        and body["data"]
+        and (body.get("has_more") is True or body.get("last_id"))
+    ):
         # The next page continues after the last id the page named (or its last video).
         assert len(seen) == 2
         cursor = body.get("last_id") or body["data"][-1]["id"]
@@ -221,7 +235,7 @@ WRONG_TYPES: dict[str, list[Any]] = {
     "seconds": [None, 4, ["4"]],
     "size": [None, 720, {"w": 720}],
     "completed_at": ["soon", 1.5, {}],
-    "error": ["boom", 5, {"code": "x"}, {"message": "m"}, {"code": 1, "message": "m"}],
+    "error": ["boom", 5, {"code": "x"}, {"code": 1, "message": "m"}],
     "expires_at": ["later", [], 2.5],
     "remixed_from_video_id": [5, {}, []],
     "prompt": [5, [], {}],
@@ -271,7 +285,7 @@ def _expect_clear_error(flavour: str, method: str, response: httpx.Response) -> 
         if method in ("create", "remix"):
             assert isinstance(exc, JobMayExistError), "a 200 to a POST means the job may exist"
         return exc
-    raise AssertionError(f"a body the spec forbids was accepted: {result!r}")
+    raise AssertionError(f"an unusable body was accepted: {result!r}")
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -302,18 +316,35 @@ def test_videos_missing_a_required_field_are_rejected(flavour: str, body: Any) -
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_videos_with_a_wrong_type_are_rejected(flavour: str) -> None:
-    """Every wrong-typed field (one at a time, in an otherwise valid video) is reported."""
-    accepted = []
+def test_wrong_typed_fields_are_refused_only_where_the_client_needs_them(flavour: str) -> None:
+    """One forbidden value at a time, in an otherwise valid video: a wrong ``id``/``status`` is
+    a clear error; anything else is returned, with a deviation recorded at that field."""
+    wrong = []
     for name, values in WRONG_TYPES.items():
         for value in values:
             body = {**VIDEO, name: value}
             assert errors_of(VIDEO_VALIDATOR, body) != []
+            if name in REQUIRED:
+                try:
+                    _expect_clear_error(flavour, "retrieve", json_answer(200, body))
+                except AssertionError:
+                    wrong.append(f"{name}={value!r} accepted")
+                continue
+            deviations: list[Any] = []
             try:
-                _expect_clear_error(flavour, "retrieve", json_answer(200, body))
-            except AssertionError:
-                accepted.append(f"{name}={value!r}")
-    assert accepted == [], f"accepted {len(accepted)} forbidden bodies: {accepted}"
+                video = call(
+                    flavour,
+                    lambda request, body=body: json_answer(200, body),
+                    "retrieve",
+                    "video_1",
+                    deviations=deviations,
+                )
+            except DeerAPIError as exc:
+                wrong.append(f"{name}={value!r} refused: {exc}")
+                continue
+            if video.id != VIDEO["id"] or [d.path.split(".")[0] for d in deviations] != [name]:
+                wrong.append(f"{name}={value!r}: deviations {[str(d) for d in deviations]}")
+    assert wrong == [], wrong
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -324,12 +355,11 @@ def test_videos_with_a_wrong_type_are_rejected(flavour: str) -> None:
         {"object": "list", "data": None, "has_more": False},
         {"object": "list", "data": [{"id": "v"}], "has_more": False},
         {"object": "list", "data": "[]", "has_more": False},
-        {"object": "list", "data": [], "has_more": "no"},
         [],
     ],
-    ids=range(6),
+    ids=range(5),
 )
-def test_list_pages_the_spec_forbids_give_a_clear_error(flavour: str, body: Any) -> None:
+def test_list_pages_without_usable_data_give_a_clear_error(flavour: str, body: Any) -> None:
     with pytest.raises(DeerAPIError):
         call(flavour, lambda request: json_answer(200, body), "list")
 
@@ -345,7 +375,7 @@ def test_list_pages_the_spec_forbids_give_a_clear_error(flavour: str, body: Any)
     ],
     ids=range(4),
 )
-def test_delete_answers_the_spec_forbids_give_a_clear_error(flavour: str, body: Any) -> None:
+def test_delete_answers_without_id_or_deleted_give_a_clear_error(flavour: str, body: Any) -> None:
     with pytest.raises(DeerAPIError):
         call(flavour, lambda request: json_answer(200, body), "delete", "video_1")
 

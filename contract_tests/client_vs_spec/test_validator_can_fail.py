@@ -292,7 +292,8 @@ MUTATIONS: list[tuple[str, str, Callable[[httpx.Request], httpx.Request], str]] 
     (
         "bad-seconds",
         "create",
-        lambda r: _rebuild_create(r, lambda f: [f[0], ("seconds", (None, b"5", "text/plain"))]),
+        # Any non-empty string is a length some model may take; an empty one is not.
+        lambda r: _rebuild_create(r, lambda f: [f[0], ("seconds", (None, b"", "text/plain"))]),
         "body seconds",
     ),
     (

@@ -3,6 +3,9 @@
 - ``test_operation_conforms``: one test per operation (``@schema.parametrize()``); explicit
   examples and coverage cases run as hypothesis' explicit examples, then fuzzed cases, in positive
   and negative mode, each through ``case.call_and_validate()`` (every check).
+- The shipped hooks (``deerapi_videos_conformance.fitting``) fit each positive create to its
+  model's row of the model table (real images, a size and length the model takes), as a user
+  running schemathesis on ``openapi.yaml`` would load them.
 - ``TestStatefulWorkflow``: hypothesis state machine built from the spec's links
   (``schema.as_state_machine()``); each step drives the mock's clock, so jobs complete and remix
   and content run in their success paths, which ``test_stateful_success_paths`` asserts.
@@ -11,11 +14,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import schemathesis
 from deerapi_videos.spec import spec_path
-from deerapi_videos_conformance import install_false_report_filters
+from deerapi_videos_conformance import fitting, install_false_report_filters
 from hypothesis import settings
 from schemathesis.config import SchemathesisConfig
 
@@ -39,6 +44,13 @@ CONFIG = SchemathesisConfig.from_dict(
 schema = schemathesis.openapi.from_path(str(spec_path()), config=CONFIG)
 schema.app = MOCK.app
 install_false_report_filters(schema)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fit_cases_to_the_model_table() -> Iterator[None]:
+    """Positive creates fitted to their model's row of the model table (the shipped hooks)."""
+    with fitting():
+        yield
 
 
 @schema.parametrize()

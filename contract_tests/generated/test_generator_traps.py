@@ -82,11 +82,29 @@ def test_file_part_without_a_file_name_is_refused() -> None:
 def test_file_part_carries_its_file_name_and_type() -> None:
     body = CreateVideoRequest(
         prompt="cat",
-        input_reference=File(payload=io.BytesIO(PNG), file_name="f.png", mime_type="image/png"),
+        input_reference=[File(payload=io.BytesIO(PNG), file_name="f.png", mime_type="image/png")],
     )
     parts = {name: (filename, payload) for name, filename, payload in _parts(_build(body))}
     assert parts["input_reference"] == ("f.png", PNG)
     assert parts["prompt"] == (None, b"cat")
+
+
+def test_several_references_are_repeated_parts_in_order() -> None:
+    """``input_reference`` is an array: one part per image, same name, in order (Veo's first
+    and last frame)."""
+    first, last = PNG, PNG + b"-last"
+    body = CreateVideoRequest(
+        prompt="cat",
+        input_reference=[
+            File(payload=io.BytesIO(first), file_name="first.png", mime_type="image/png"),
+            File(payload=io.BytesIO(last), file_name="last.png", mime_type="image/png"),
+        ],
+    )
+    parts = [(n, f, p) for n, f, p in _parts(_build(body)) if n == "input_reference"]
+    assert parts == [
+        ("input_reference", "first.png", first),
+        ("input_reference", "last.png", last),
+    ]
 
 
 def test_generated_client_has_a_default_timeout() -> None:

@@ -149,7 +149,7 @@ def test_api_diff_names_breaking_changes(fresh: Path, tmp_path: Path) -> None:
     after = regenerate.generate_into(tmp_path / "out", spec=changed)
     lines = api_diff.describe_changes(api_diff.public_api(fresh), api_diff.public_api(after))
     assert "removed field Video.prompt: None | str | Unset" in lines
-    assert "changed field Video.progress: int -> float" in lines
+    assert "changed field Video.progress: int | Unset -> float | Unset" in lines
     assert "added field Video.thumbnail_url: str | Unset" in lines
     assert lines.index("removed field Video.prompt: None | str | Unset") < lines.index(
         "added field Video.thumbnail_url: str | Unset"

@@ -50,7 +50,7 @@ INVALID_CREATE: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("seconds-bool", {"seconds": True}, "seconds", "8"),
     ("seconds-float", {"seconds": 4.0}, "seconds", "4"),
     ("size", {"size": "100x100"}, "size", "720x1280"),
-    ("size-case", {"size": "720X1280"}, "size", "1792x1024"),
+    ("size-case", {"size": "720X1280"}, "size", "1280x720"),  # sora-2 (the default): no pro sizes
     ("model-empty", {"model": ""}, "model", "sora-2"),
     ("model-int", {"model": 2}, "model", "sora-2-pro"),
     ("gif", {"input_reference": b"GIF89a" + b"\x00" * 20}, "input_reference", "image/png"),
@@ -141,14 +141,16 @@ async def test_other_invalid_arguments_send_nothing(
         (jpeg(1792, 1024), "1792x1024", "image/jpeg"),
         (webp_vp8x(1024, 1792), "1024x1792", "image/webp"),
         (webp_vp8l(1280, 720), "1280x720", "image/webp"),
-        (png(10, 10), None, "image/png"),  # no size given: no pixel check
+        (png(720, 1280), None, "image/png"),  # no size given: the model's default size
     ],
 )
 async def test_valid_images_and_int_seconds_are_sent(
     api: Any, mock: respx.MockRouter, video: Any, image: bytes, size: str | None, mime: str
 ) -> None:
     route = mock.post("/v1/videos").mock(return_value=httpx.Response(200, json=video()))
-    await api.videos.create(prompt="a cat", seconds=12, size=size, input_reference=image)
+    await api.videos.create(
+        prompt="a cat", model="sora-2-pro", seconds=12, size=size, input_reference=image
+    )
     body = route.calls[0].request.content
     assert b'name="seconds"\r\nContent-Type: text/plain\r\n\r\n12\r\n' in body
     assert f"Content-Type: {mime}".encode() in body
@@ -415,8 +417,21 @@ async def test_list_stops_on_a_cursor_that_does_not_advance(
         200, json={"object": "list", "data": [video("a")], "last_id": "a", "has_more": True}
     )
     mock.get("/v1/videos").mock(side_effect=[stuck, stuck, stuck])
-    with pytest.raises(DeerAPIError, match="did not advance"):
+    with pytest.raises(DeerAPIError, match="pagination cycles"):
         await api.videos.list()
+
+
+async def test_list_stops_when_cursors_cycle_over_several_pages(
+    api: Any, mock: respx.MockRouter, video: Any
+) -> None:
+    def page(last: str) -> httpx.Response:
+        body = {"object": "list", "data": [video(last)], "last_id": last, "has_more": True}
+        return httpx.Response(200, json=body)
+
+    route = mock.get("/v1/videos").mock(side_effect=[page("a"), page("b"), page("c"), page("a")])
+    with pytest.raises(DeerAPIError, match="after='a' again after 3 page"):
+        await api.videos.list()
+    assert route.call_count == 4
 
 
 async def test_delete(api: Any, mock: respx.MockRouter) -> None:

@@ -1,5 +1,6 @@
-"""Downloads: streamed to a temp file, renamed when complete; resume with Range, restart without;
-no file at the target on failure; redirects to storage without the key; failed videos."""
+"""Downloads: streamed to a temp file, renamed when complete; resume with Range and If-Range,
+restart without; only the variant's media is saved; no file at the target on failure; redirects
+to storage without the key; failed videos."""
 
 from __future__ import annotations
 
@@ -11,9 +12,22 @@ import pytest
 import respx
 from deerapi_videos import ConflictError, DownloadError, NotFoundError, VideoFailedError
 
+from contract_tests.builders import jpeg, webp
+
 pytestmark = pytest.mark.asyncio
 
-CONTENT = bytes(range(256)) * 400  # 102400 bytes
+MP4_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+
+
+def mp4(media: bytes) -> bytes:
+    """An MP4's top-level boxes (ftyp, an empty moov, mdat around ``media``)."""
+    return (
+        MP4_HEAD + b"\x00\x00\x00\x08moov" + (len(media) + 8).to_bytes(4, "big") + b"mdat" + media
+    )
+
+
+CONTENT = mp4(bytes(range(256)) * 400)
+ETAG = '"v1"'
 HALF = len(CONTENT) // 2
 ROUTE = "/v1/videos/video_1/content"
 
@@ -28,6 +42,7 @@ def _full(
     headers = {"Content-Length": str(len(CONTENT)), "x-request-id": "req_dl"}
     if ranges:
         headers["Accept-Ranges"] = "bytes"
+        headers["ETag"] = ETAG
     return httpx.Response(200, headers=headers, stream=stream_cls(data, exc))
 
 
@@ -53,9 +68,17 @@ async def test_download_complete(
 async def test_download_variants(
     api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any, variant: str
 ) -> None:
-    route = mock.get(ROUTE).mock(return_value=_full(broken_stream, ranges=False))
+    body = {"video": CONTENT, "thumbnail": webp(4, 4), "spritesheet": jpeg(4, 4)}[variant]
+    media = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
+    route = mock.get(ROUTE).mock(
+        return_value=httpx.Response(
+            200, headers={"Content-Type": media[variant]}, stream=broken_stream(body)
+        )
+    )
     await api.videos.download_content("video_1", tmp_path / "out", variant=variant)
     assert route.calls[0].request.url.params["variant"] == variant
+    assert route.calls[0].request.headers["Accept"] == media[variant]
+    assert (tmp_path / "out").read_bytes() == body
 
 
 async def test_interrupted_halfway_resumes_with_range(
@@ -76,6 +99,7 @@ async def test_interrupted_halfway_resumes_with_range(
     assert target.read_bytes() == CONTENT
     assert "Range" not in route.calls[0].request.headers
     assert route.calls[1].request.headers["Range"] == f"bytes={HALF}-"
+    assert route.calls[1].request.headers["If-Range"] == ETAG
     assert _leftovers(tmp_path) == ["cat.mp4"]
 
 
@@ -258,3 +282,119 @@ async def test_writeback_is_started_while_the_body_arrives(
     assert target.read_bytes() == CONTENT
     assert calls and calls[0][0] == 0
     assert all(offset + length <= len(CONTENT) for offset, length in calls)
+
+
+# -- only the content asked for is saved ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "said"),
+    [
+        ("application/json", b'{"error": {"message": "quota exhausted"}}', "quota exhausted"),
+        ("text/html", b"<html><title>502 Bad Gateway</title></html>", "502 Bad Gateway"),
+        ("image/png", b"\x89PNG\r\n\x1a\n", "image/png"),
+    ],
+    ids=["json-error", "html-page", "other-media"],
+)
+async def test_a_success_answer_that_is_not_the_video_is_refused(
+    api: Any,
+    mock: respx.MockRouter,
+    tmp_path: Path,
+    broken_stream: Any,
+    content_type: str,
+    body: bytes,
+    said: str,
+) -> None:
+    route = mock.get(ROUTE).mock(
+        return_value=httpx.Response(
+            200, headers={"Content-Type": content_type}, stream=broken_stream(body)
+        )
+    )
+    target = tmp_path / "cat.mp4"
+    with pytest.raises(DownloadError, match=said) as info:
+        await api.videos.download_content("video_1", target)
+    assert "nothing was saved" in str(info.value)
+    assert route.call_count == 1, "the server's answer, not a transient fault: not retried"
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("variant", "body"),
+    [
+        ("video", b"<html>oops</html>" * 10),
+        ("thumbnail", CONTENT),
+        ("video", CONTENT[:-100]),
+        ("spritesheet", b"GIF89a" + bytes(20)),
+        ("video", b"tiny"),
+    ],
+    ids=["html-as-octets", "mp4-as-webp", "cut-mp4", "gif-as-jpeg", "shorter-than-a-signature"],
+)
+async def test_a_body_that_is_not_a_whole_variant_is_refused(
+    api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any, variant: str, body: bytes
+) -> None:
+    mock.get(ROUTE).mock(
+        return_value=httpx.Response(
+            200, headers={"Content-Type": "application/octet-stream"}, stream=broken_stream(body)
+        )
+    )
+    with pytest.raises(DownloadError, match=r"signature|cut short"):
+        await api.videos.download_content("video_1", tmp_path / "out", variant=variant)
+    assert _leftovers(tmp_path) == []
+
+
+async def test_no_resume_without_a_validator_for_if_range(
+    api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any
+) -> None:
+    headers = {"Content-Length": str(len(CONTENT)), "Accept-Ranges": "bytes"}
+    first = httpx.Response(
+        200, headers=headers, stream=broken_stream(CONTENT[:HALF], httpx.ReadError("reset"))
+    )
+    second = httpx.Response(200, headers=headers, stream=broken_stream(CONTENT))
+    route = mock.get(ROUTE).mock(side_effect=[first, second])
+    target = tmp_path / "cat.mp4"
+    await api.videos.download_content("video_1", target)
+    assert "Range" not in route.calls[1].request.headers
+    assert target.read_bytes() == CONTENT
+
+
+async def test_a_resumed_range_of_another_total_restarts_instead_of_splicing(
+    api: Any, mock: respx.MockRouter, tmp_path: Path, broken_stream: Any
+) -> None:
+    new_version = mp4(bytes(reversed(range(256))) * 500)
+    first = _full(broken_stream, CONTENT[:HALF], ranges=True, exc=httpx.ReadError("reset"))
+    changed = httpx.Response(
+        206,
+        headers={
+            "Content-Range": f"bytes {HALF}-{len(new_version) - 1}/{len(new_version)}",
+            "Content-Length": str(len(new_version) - HALF),
+        },
+        stream=broken_stream(new_version[HALF:]),
+    )
+    whole = httpx.Response(
+        200, headers={"Content-Length": str(len(new_version))}, stream=broken_stream(new_version)
+    )
+    route = mock.get(ROUTE).mock(side_effect=[first, changed, whole])
+    target = tmp_path / "cat.mp4"
+    await api.videos.download_content("video_1", target)
+    assert target.read_bytes() == new_version  # never half of one version, half of another
+    assert "Range" not in route.calls[2].request.headers
+
+
+async def test_a_full_disk_is_a_download_error(
+    api: Any,
+    mock: respx.MockRouter,
+    tmp_path: Path,
+    broken_stream: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import errno
+    import os
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    mock.get(ROUTE).mock(return_value=_full(broken_stream, ranges=False))
+    with pytest.raises(DownloadError, match="No space left"):
+        await api.videos.download_content("video_1", tmp_path / "cat.mp4")
+    assert _leftovers(tmp_path) == []

@@ -175,9 +175,12 @@ async def test_invalid_caller_idempotency_key_is_refused(api: Any, mock: respx.M
 
 async def test_remix_body_is_json_and_key_sent(api: Any, mock: respx.MockRouter) -> None:
     route = mock.post(url__regex=r"/remix$").mock(return_value=httpx.Response(200, json=_video()))
-    await api.videos.remix("vid/../x", prompt='say "hi"\r\n', model="sora-2-pro")
+    with pytest.raises(InvalidParameterError, match="video_id"):  # an id cannot change the path
+        await api.videos.remix("vid/../x", prompt="x")
+    assert route.call_count == 0
+    await api.videos.remix("vid:1", prompt='say "hi"\r\n', model="sora-2-pro")
     request = route.calls[0].request
-    assert request.url.raw_path == b"/v1/videos/vid%2F..%2Fx/remix"  # the id cannot change the path
+    assert request.url.raw_path == b"/v1/videos/vid%3A1/remix"
     assert request.headers["Idempotency-Key"].startswith("dvk_")
     assert request.headers["content-type"] == "application/json"
     import json

@@ -1,12 +1,17 @@
-"""2xx bodies the spec forbids: a ``ResponseValidationError`` naming the field, never a typed
-object with a wrong-typed field inside, never an unrelated crash (sync and async).
+"""2xx bodies and the tolerant reader (sync and async).
 
-For POST create/remix the error is a ``JobResponseValidationError``: also a ``JobMayExistError``,
-because a success answer means the paid job was started; it is never re-sent.
+The client needs ``id`` and ``status`` (a list page: ``data``; a deletion: ``id`` and
+``deleted``). A body without them, or that is not a JSON object, is a ``ResponseValidationError``
+naming the field, never an unrelated crash; for POST create/remix a ``JobResponseValidationError``
+(also a ``JobMayExistError``: a success answer means the paid job was started; never re-sent).
+Every other difference from the spec is read leniently: the answer is returned, the difference
+is logged once and kept in ``client.response_deviations``, and a paid job never turns into an
+error because of it.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -18,12 +23,15 @@ from deerapi_videos import (
     DeletedVideo,
     JobMayExistError,
     JobResponseValidationError,
+    PollTimeoutError,
+    ResponseDeviation,
     ResponseValidationError,
     Video,
     VideoStatus,
 )
 from deerapi_videos._response_check import VALUE_CONSTRAINTS, find_mismatch, unknown_annotations
 from deerapi_videos_generated.models import VideoError, VideoList
+from deerapi_videos_generated.types import Unset
 
 from contract_tests.overlays.conftest import SECRET, video_json
 from contract_tests.paths import SPEC_PATH
@@ -32,40 +40,23 @@ pytestmark = pytest.mark.asyncio
 
 RID = {"x-request-id": "req_bad"}
 
-# (field, value, expected path, words the "expected" text must hold, received)
-WRONG: list[tuple[str, Any, str, str, str]] = [
+# A missing or unusable ``id``/``status``: (field, value, expected path, words the "expected"
+# text must hold, received).
+UNUSABLE: list[tuple[str, Any, str, str, str]] = [
     ("id", None, "id", "non-empty string", "null"),
     ("id", "", "id", "non-empty string", "an empty string"),
     ("id", 7, "id", "non-empty string", "an integer (7)"),
-    ("object", {"a": 1}, "object", "a string", "an object"),
-    ("created_at", "yesterday", "created_at", "an integer", "a string"),
-    ("created_at", True, "created_at", "an integer", "a boolean (true)"),
-    ("created_at", 1.5, "created_at", "an integer", "a number (1.5)"),
     ("status", 3, "status", "a string", "an integer (3)"),
     ("status", None, "status", "a string", "null"),
-    ("model", ["sora-2"], "model", "a string", "an array"),
-    ("progress", "abc", "progress", "0 to 100", "a string"),
-    ("progress", False, "progress", "0 to 100", "a boolean (false)"),
-    ("progress", -1, "progress", "0 to 100", "an integer (-1)"),
-    ("progress", 101, "progress", "0 to 100", "an integer (101)"),
-    ("progress", 12.5, "progress", "0 to 100", "a number (12.5)"),
-    ("seconds", 4, "seconds", "a string", "an integer (4)"),
-    ("size", 720, "size", "a string", "an integer (720)"),
-    ("completed_at", "soon", "completed_at", "an integer or null", "a string"),
-    ("expires_at", [], "expires_at", "an integer or null", "an array"),
-    ("error", "boom", "error", "VideoError", "a string"),
-    ("error", {"code": "x"}, "error.message", "a string", "missing"),
-    ("error", {"code": 1, "message": "m"}, "error.code", "a string", "an integer (1)"),
-    ("remixed_from_video_id", 5, "remixed_from_video_id", "string", "an integer (5)"),
-    ("prompt", {}, "prompt", "string", "an object"),
+    ("status", {"state": "queued"}, "status", "a string", "an object"),
 ]
 
 
 @pytest.mark.parametrize(
     ("name", "value", "path", "expected", "received"),
-    [pytest.param(*w, id=f"{w[0]}={w[1]!r}") for w in WRONG],
+    [pytest.param(*w, id=f"{w[0]}={w[1]!r}") for w in UNUSABLE],
 )
-async def test_a_video_with_a_wrong_type_is_a_clear_error(
+async def test_a_video_without_a_usable_id_or_status_is_a_clear_error(
     api: Any,
     mock: respx.MockRouter,
     name: str,
@@ -88,32 +79,121 @@ async def test_a_video_with_a_wrong_type_is_a_clear_error(
     text = str(e)
     assert repr(path) in text and e.expected in text and received in text
     assert "GET /v1/videos/video_1" in text and "req_bad" in text
-    assert route.call_count == 1, "a malformed answer is the server's answer: not retried"
+    assert route.call_count == 1, "an unusable answer is the server's answer: not retried"
+
+
+# Every other field the spec types, with a value it forbids: (field, value, deviation path,
+# expected, received, action, what the typed attribute holds afterwards).
+_SET_ASIDE = "set aside"
+LENIENT: list[tuple[str, Any, str, str, str, str, Any]] = [
+    ("object", {"a": 1}, "object", "a string", "an object", _SET_ASIDE, Unset),
+    ("created_at", "yesterday", "created_at", "an integer", "a string", _SET_ASIDE, Unset),
+    ("created_at", True, "created_at", "an integer", "a boolean (true)", _SET_ASIDE, Unset),
+    ("created_at", 1.5, "created_at", "an integer", "a number (1.5)", "coerced to 1", 1),
+    ("model", ["sora-2"], "model", "a string", "an array", _SET_ASIDE, Unset),
+    ("progress", "abc", "progress", "an integer", "a string", _SET_ASIDE, Unset),
+    ("progress", False, "progress", "an integer", "a boolean (false)", _SET_ASIDE, Unset),
+    ("progress", -1, "progress", "0 to 100", "an integer (-1)", "kept", -1),
+    ("progress", 101, "progress", "0 to 100", "an integer (101)", "kept", 101),
+    ("progress", 12.5, "progress", "an integer", "a number (12.5)", "coerced to 12", 12),
+    ("seconds", 4, "seconds", "a string", "an integer (4)", _SET_ASIDE, Unset),
+    ("size", 720, "size", "a string", "an integer (720)", _SET_ASIDE, Unset),
+    ("completed_at", "soon", "completed_at", "an integer or null", "a string", _SET_ASIDE, Unset),
+    ("expires_at", [], "expires_at", "an integer or null", "an array", _SET_ASIDE, Unset),
+    ("error", "boom", "error", "VideoError", "a string", _SET_ASIDE, Unset),
+    ("error", {"code": "x"}, "error.message", "a string", "missing", _SET_ASIDE, Unset),
+    ("error", {"code": 1, "message": "m"}, "error.code", "a string", "an integer (1)", "", None),
+    ("remixed_from_video_id", 5, "remixed_from_video_id", "string", "an integer (5)", "", Unset),
+    ("prompt", {}, "prompt", "string", "an object", _SET_ASIDE, Unset),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "path", "expected", "received", "action", "typed"),
+    [pytest.param(*w, id=f"{w[0]}={w[1]!r}") for w in LENIENT],
+)
+async def test_a_video_with_another_wrong_field_is_read_leniently_and_recorded(
+    api: Any,
+    mock: respx.MockRouter,
+    logs: pytest.LogCaptureFixture,
+    name: str,
+    value: Any,
+    path: str,
+    expected: str,
+    received: str,
+    action: str,
+    typed: Any,
+) -> None:
+    body = video_json(status="in_progress", **{name: value})
+    mock.get("/v1/videos/video_1").mock(return_value=httpx.Response(200, json=body, headers=RID))
+    for _ in range(3):
+        video = await api.videos.retrieve("video_1")
+    assert isinstance(video, Video) and video.id == "video_1"
+    assert video.status is VideoStatus.IN_PROGRESS
+    (deviation,) = api.client.response_deviations
+    assert isinstance(deviation, ResponseDeviation)
+    assert (deviation.model, deviation.path, deviation.received) == ("Video", path, received)
+    assert expected in deviation.expected
+    assert deviation.operation == "GET /v1/videos/video_1"
+    assert deviation.action == (action or _SET_ASIDE)
+    attribute = "object_" if name == "object" else name
+    held = getattr(video, attribute)
+    if typed is Unset:
+        assert isinstance(held, Unset)
+    elif typed is None:  # the nested error lost only its code
+        assert isinstance(held, VideoError) and held.message == "m"
+        assert held.additional_properties == {"code": 1}
+    else:
+        assert held == typed
+    if deviation.action == _SET_ASIDE and "." not in path:
+        assert video.additional_properties[name] == value, "the value is kept, under its key"
+    if "coerced" not in deviation.action:
+        assert video.to_dict() == body, "what the server sent round-trips"
+    warnings = [r for r in logs.records if r.levelno == logging.WARNING and "differs" in r.message]
+    assert len(warnings) == 1, "logged once however often it is seen"
+    assert "req_bad" in warnings[0].message and f"Video.{path}" in warnings[0].message
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("id", None), ("progress", "abc"), ("created_at", "yesterday"), ("error", {"code": "x"})],
+    [("id", None), ("status", None), ("id", ""), ("status", {"state": "failed"})],
 )
-async def test_polling_rejects_a_wrong_type_too(
+async def test_polling_reads_past_an_unreadable_answer_until_the_deadline(
     api: Any, mock: respx.MockRouter, name: str, value: Any
 ) -> None:
-    mock.get("/v1/videos/video_1").mock(
-        side_effect=[
-            httpx.Response(200, json=video_json(status="in_progress", progress=5)),
-            httpx.Response(200, json=video_json(status="failed", **{name: value})),
-        ]
+    # An unreadable answer inside poll may be a proxy's glitch: polling goes on, and at the
+    # deadline PollTimeoutError carries the last unreadable answer as its cause.
+    answers = iter([httpx.Response(200, json=video_json(status="in_progress", progress=5))])
+    route = mock.get("/v1/videos/video_1").mock(
+        side_effect=lambda request: next(
+            answers, httpx.Response(200, json={**video_json(status="failed"), name: value})
+        )
     )
-    with pytest.raises(ResponseValidationError) as info:
-        await api.videos.poll("video_1")
-    assert info.value.path.startswith(name)
+    with pytest.raises(PollTimeoutError) as info:
+        await api.videos.poll("video_1", timeout=30)
+    cause = info.value.__cause__
+    assert isinstance(cause, ResponseValidationError) and cause.path.startswith(name)
+    assert info.value.video_id == "video_1"
+    assert route.call_count > 2
 
 
-MISSING = ["id", "object", "created_at", "status", "model", "progress", "seconds", "size"]
+async def test_polling_a_failed_job_with_a_malformed_error_still_ends_as_failed(
+    api: Any, mock: respx.MockRouter
+) -> None:
+    from deerapi_videos import VideoFailedError
+
+    mock.get("/v1/videos/video_1").mock(
+        return_value=httpx.Response(
+            200, json=video_json(status="failed", progress=7.5, error={"code": 5})
+        )
+    )
+    with pytest.raises(VideoFailedError) as info:
+        await api.videos.poll("video_1", timeout=30)
+    assert info.value.status == "failed" and info.value.video_id == "video_1"
 
 
-@pytest.mark.parametrize("name", MISSING)
-async def test_a_video_missing_a_required_field_names_it(
+@pytest.mark.parametrize("name", ["id", "status"])
+async def test_a_video_missing_id_or_status_names_it(
     api: Any, mock: respx.MockRouter, name: str
 ) -> None:
     body = video_json()
@@ -122,6 +202,19 @@ async def test_a_video_missing_a_required_field_names_it(
     with pytest.raises(ResponseValidationError) as info:
         await api.videos.retrieve("video_1")
     assert (info.value.path, info.value.received) == (name, "missing")
+
+
+@pytest.mark.parametrize("name", ["object", "created_at", "model", "progress", "seconds", "size"])
+async def test_a_video_missing_another_field_parses_without_a_deviation(
+    api: Any, mock: respx.MockRouter, name: str
+) -> None:
+    body = video_json()
+    del body[name]
+    mock.get("/v1/videos/video_1").mock(return_value=httpx.Response(200, json=body))
+    video = await api.videos.retrieve("video_1")
+    assert video.to_dict() == body
+    assert isinstance(getattr(video, "object_" if name == "object" else name), Unset)
+    assert api.client.response_deviations == [], "an absent optional field is not a deviation"
 
 
 NOT_AN_OBJECT: list[tuple[str, bytes, str]] = [
@@ -163,7 +256,7 @@ async def test_a_body_that_is_not_a_video_object_is_a_clear_error(
         b"[]",
         b"<html>ok</html>",
         b'{"id": "video_1"}',
-        httpx.Response(200, json=video_json(created_at="yesterday")).content,
+        httpx.Response(200, json=video_json(status=3)).content,
         httpx.Response(200, json=video_json(id="")).content,
     ],
     ids=["list", "html", "missing", "wrong-type", "empty-id"],
@@ -190,6 +283,22 @@ async def test_a_post_whose_success_cannot_be_read_says_the_job_started(
     assert e.cause.path == e.path and e.cause.idempotency_key == sent_key
 
 
+@pytest.mark.parametrize("operation", ["create", "remix"])
+async def test_a_post_whose_answer_only_deviates_returns_the_job(
+    api: Any, mock: respx.MockRouter, operation: str
+) -> None:
+    """A paid job with a readable id is never turned into an error by the rest of its shape."""
+    path = "/v1/videos" if operation == "create" else "/v1/videos/video_0/remix"
+    body = {"id": "video_9", "status": "queued", "progress": 0.0, "created_at": "now", "x": {}}
+    mock.post(path).mock(return_value=httpx.Response(200, json=body, headers=RID))
+    if operation == "create":
+        video = await api.videos.create(prompt="a cat")
+    else:
+        video = await api.videos.remix("video_0", prompt="a bow")
+    assert video.id == "video_9" and video.progress == 0
+    assert {d.path for d in api.client.response_deviations} == {"progress", "created_at"}
+
+
 async def test_a_post_with_a_caller_key_carries_it(api: Any, mock: respx.MockRouter) -> None:
     mock.post("/v1/videos").mock(return_value=httpx.Response(200, json={"object": "video"}))
     with pytest.raises(JobResponseValidationError) as info:
@@ -201,26 +310,63 @@ LIST_BAD: list[tuple[Any, str, str]] = [
     ({"object": "list", "data": "notalist", "has_more": False}, "data", "a string"),
     ({"object": "list", "data": None, "has_more": False}, "data", "null"),
     ({"object": "list", "has_more": False}, "data", "missing"),
-    ({"object": "list", "data": [], "has_more": "no"}, "has_more", "a string"),
-    ({"object": "list", "data": [], "has_more": False, "last_id": 5}, "last_id", "an integer (5)"),
-    (
-        {"object": "list", "data": [video_json(), video_json(progress="x")], "has_more": False},
-        "data[1].progress",
-        "a string",
-    ),
-    ({"object": "list", "data": [{"id": "v"}], "has_more": False}, "data[0].object", "missing"),
+    ({"object": "list", "data": [{"id": "v"}], "has_more": False}, "data[0].status", "missing"),
+    ({"object": "list", "data": [video_json(), 5], "has_more": False}, "data[1]", "an integer (5)"),
     ([], "", "an array"),
 ]
 
 
 @pytest.mark.parametrize(("body", "path", "received"), LIST_BAD, ids=range(len(LIST_BAD)))
-async def test_a_list_page_the_spec_forbids_names_the_field(
+async def test_a_list_page_without_usable_data_names_the_field(
     api: Any, mock: respx.MockRouter, body: Any, path: str, received: str
 ) -> None:
     mock.get("/v1/videos").mock(return_value=httpx.Response(200, json=body))
     with pytest.raises(ResponseValidationError) as info:
         await api.videos.list()
     assert (info.value.path, info.value.received, info.value.model) == (path, received, "VideoList")
+
+
+LIST_LENIENT: list[tuple[Any, str]] = [
+    ({"object": "list", "data": [], "has_more": "no"}, "has_more"),
+    ({"object": "list", "data": [], "has_more": False, "last_id": 5}, "last_id"),
+    (
+        {"object": "list", "data": [video_json(), video_json(progress="x")], "has_more": False},
+        "data[1].progress",
+    ),
+    ({"data": [video_json(progress=33.3)]}, "data[0].progress"),
+]
+
+
+@pytest.mark.parametrize(("body", "path"), LIST_LENIENT, ids=range(len(LIST_LENIENT)))
+async def test_a_list_page_with_other_deviations_is_read(
+    api: Any, mock: respx.MockRouter, body: Any, path: str
+) -> None:
+    route = mock.get("/v1/videos").mock(return_value=httpx.Response(200, json=body))
+    videos = await api.videos.list()
+    assert [v.id for v in videos] == [v["id"] for v in body["data"]]
+    assert route.call_count == 1, "no has_more (or an unusable one) and no last_id: one page"
+    assert [d.path for d in api.client.response_deviations] == [path]
+    assert all(d.model == "VideoList" for d in api.client.response_deviations)
+
+
+async def test_a_list_without_has_more_follows_its_last_id(
+    api: Any, mock: respx.MockRouter
+) -> None:
+    """Gateways omit ``has_more``: a page naming its ``last_id`` is followed (openai-python's
+    rule) until an empty page."""
+    pages = iter(
+        [
+            {"data": [video_json("video_1")], "last_id": "video_1"},
+            {"data": [video_json("video_2")], "last_id": "video_2"},
+            {"data": []},
+        ]
+    )
+    route = mock.get("/v1/videos").mock(
+        side_effect=lambda request: httpx.Response(200, json=next(pages))
+    )
+    videos = await api.videos.list()
+    assert [v.id for v in videos] == ["video_1", "video_2"]
+    assert [c.request.url.params.get("after") for c in route.calls] == [None, "video_1", "video_2"]
 
 
 @pytest.mark.parametrize(
@@ -313,3 +459,42 @@ async def test_value_constraints_mirror_the_spec() -> None:
     assert check_progress(minimum) and check_progress(maximum)
     assert not check_progress(minimum - 1) and not check_progress(maximum + 1)
     assert spec["Video"]["properties"]["id"]["minLength"] == 1 and not check_id("")
+
+
+@pytest.mark.parametrize("header", ["x-request-id", "x-oneapi-request-id"])
+async def test_the_request_id_is_read_under_either_name(
+    api: Any, mock: respx.MockRouter, header: str
+) -> None:
+    """OpenAI/DeerAPI send ``X-Request-Id``; one-api/new-api gateways ``X-Oneapi-Request-Id``."""
+    mock.get("/v1/videos/video_1").mock(
+        return_value=httpx.Response(200, json={"status": "queued"}, headers={header: "req_7"})
+    )
+    with pytest.raises(ResponseValidationError) as unusable:
+        await api.videos.retrieve("video_1")
+    assert unusable.value.request_id == "req_7"
+    mock.get("/v1/videos/video_2").mock(
+        return_value=httpx.Response(404, json={"error": {"message": "no"}}, headers={header: "r8"})
+    )
+    with pytest.raises(DeerAPIError) as missing:
+        await api.videos.retrieve("video_2")
+    assert getattr(missing.value, "request_id", None) == "r8"
+
+
+async def test_a_deviation_is_logged_once_per_kind_not_per_value(
+    api: Any, mock: respx.MockRouter, logs: pytest.LogCaptureFixture
+) -> None:
+    """A gateway's float progress changes on every read: one deviation, one log line."""
+    answers = iter(
+        [video_json(status="in_progress", progress=p) for p in (10.5, 20.25, 47.75)]
+        + [video_json(status="completed", progress=100.0)]
+    )
+    mock.get("/v1/videos/video_1").mock(
+        side_effect=lambda request: httpx.Response(200, json=next(answers))
+    )
+    video = await api.videos.poll("video_1", timeout=60)
+    assert video.progress == 100
+    (deviation,) = api.client.response_deviations
+    assert (deviation.path, deviation.received) == ("progress", "a number (10.5)")
+    assert api.client._ops.deviations.count(deviation) == 4
+    lines = [r for r in logs.records if "differs from the spec" in r.getMessage()]
+    assert len(lines) == 1

@@ -6,6 +6,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from deerapi_videos.model_table import model_table, table_data
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -20,7 +21,7 @@ OPERATIONS = {
     ("get", "/v1/videos/{video_id}/content"): "downloadVideoContent",
     ("post", "/v1/videos/{video_id}/remix"): "remixVideo",
 }
-ERROR_STATUSES = {"400", "401", "403", "404", "409", "429", "500", "502", "503"}
+ERROR_STATUSES = {"400", "401", "403", "404", "409", "410", "429", "500", "502", "503"}
 
 
 def schema_validator(spec: dict[str, Any], pointer: str) -> jsonschema.Draft202012Validator:
@@ -84,11 +85,111 @@ def test_create_is_multipart_with_the_pages_fields(spec: dict[str, Any]) -> None
     props = schemas["CreateVideoRequest"]["properties"]
     assert set(props) == {"prompt", "model", "seconds", "size", "input_reference"}
     assert schemas["CreateVideoRequest"]["required"] == ["prompt"]
-    assert schemas["VideoSeconds"]["enum"] == ["4", "8", "12"]
-    assert schemas["VideoSize"]["enum"] == ["720x1280", "1280x720", "1024x1792", "1792x1024"]
-    assert schemas["VideoModel"]["enum"] == ["sora-2", "sora-2-pro"]
+    # Repeated parts: one per reference image (Veo: first, then last frame).
+    assert props["input_reference"]["type"] == "array"
+    assert props["input_reference"]["items"] == {"type": "string", "format": "binary"}
     encoding = body["multipart/form-data"]["encoding"]["input_reference"]["contentType"]
     assert {t.strip() for t in encoding.split(",")} == {"image/jpeg", "image/png", "image/webp"}
+
+
+def test_known_values_are_the_model_tables(spec: dict[str, Any]) -> None:
+    """The spec's enums hold exactly what the shipped model table lists; seconds and size also
+    take any other non-empty string (unknown models)."""
+    table = model_table()
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["VideoModel"]["enum"]) == set(table.models)
+    assert set(schemas["VideoSeconds"]["enum"]) == set(table.seconds)
+    assert set(schemas["VideoSize"]["enum"]) == set(table.sizes)
+    for name in ("seconds", "size"):
+        branches = schemas["CreateVideoRequest"]["properties"][name]["anyOf"]
+        assert {"type": "string", "minLength": 1} in branches
+    assert {"sora-2", "veo3"} == set(table.families())
+    assert table.get(None).id == "sora-2" == table.default_model
+
+
+def test_the_spec_carries_the_shipped_model_table(spec: dict[str, Any]) -> None:
+    """``x-deerapi-models`` is a copy of ``deerapi_videos/models.json`` (the one home)."""
+    shipped = table_data()
+    copy = spec["x-deerapi-models"]
+    assert copy["default_model"] == shipped["default_model"]
+    assert copy["max_reference_bytes"] == shipped["max_reference_bytes"]
+    assert copy["models"] == shipped["models"]
+
+
+def test_model_table_rows_say_what_the_research_supports() -> None:
+    table = model_table()
+    sora = [m for m, row in table.models.items() if row.family == "sora-2"]
+    assert sora == [
+        "sora-2",
+        "sora-2-2025-10-06",
+        "sora-2-2025-12-08",
+        "sora-2-pro",
+        "sora-2-pro-2025-10-06",
+    ]
+    for model in sora:
+        row = table.models[model]
+        assert row.seconds == ("4", "8", "12") and row.remix and row.max_references == 1
+        assert row.reference_matches_size and row.default_size == "720x1280"
+        pro = {"1024x1792", "1792x1024"}
+        assert (pro <= set(row.sizes)) == ("pro" in model)
+    veo = table.families()["veo3"]
+    for model in veo:
+        row = table.models[model]
+        assert row.sizes == ("16x9", "9x16") and "8" in row.seconds
+        assert row.max_references == 2 and not row.reference_matches_size and not row.remix
+        assert row.content_ttl_seconds == 3600
+    # Only veo3.1-pro is on DeerAPI's pages; the others are marked as assumptions.
+    assert {m: table.models[m].evidence for m in veo} == {
+        "veo3.1-pro": "deerapi",
+        "veo3.1": "assumption",
+        "veo3": "assumption",
+    }
+
+
+def test_documented_and_undocumented_operations_are_marked(spec: dict[str, Any]) -> None:
+    flags = {
+        op["operationId"]: op.get("x-deerapi-documented")
+        for item in spec["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    }
+    assert flags == {
+        "createVideo": True,
+        "remixVideo": True,
+        "retrieveVideo": True,
+        "downloadVideoContent": True,
+        "listVideos": False,
+        "deleteVideo": False,
+    }
+
+
+def test_info_names_the_sora_2_shutdown_and_both_families(spec: dict[str, Any]) -> None:
+    text = spec["info"]["description"]
+    assert "2026-09-24" in text and "Veo" in text and "x-deerapi-models" in text
+    assert "X-Oneapi-Request-Id" in text and "expires_at" in text
+
+
+def test_every_response_names_both_request_id_headers(spec: dict[str, Any]) -> None:
+    responses = list(spec["components"]["responses"].values())
+    for item in spec["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict) and "responses" in op:
+                responses += [r for r in op["responses"].values() if "$ref" not in r]
+    for response in responses:
+        assert {"X-Request-Id", "X-Oneapi-Request-Id"} <= set(response.get("headers", {}))
+
+
+def test_the_client_needs_only_what_the_spec_requires(spec: dict[str, Any]) -> None:
+    """``required`` is what a client may rely on; what DeerAPI/OpenAI always send is
+    ``x-deerapi-expected-fields`` (drift, not a failure, when missing)."""
+    schemas = spec["components"]["schemas"]
+    assert schemas["Video"]["required"] == ["id", "status"]
+    assert schemas["VideoList"]["required"] == ["data"]
+    assert schemas["DeletedVideo"]["required"] == ["id", "deleted"]
+    for name in ("Video", "VideoList", "DeletedVideo", "VideoError"):
+        expected = schemas[name]["x-deerapi-expected-fields"]
+        assert set(schemas[name].get("required", [])) <= set(expected)
+        assert set(expected) <= set(schemas[name]["properties"])
 
 
 def test_links_from_create_to_the_follow_up_operations(spec: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""A stateful, in-memory fake of DeerAPI's Sora 2 video API, for tests (like stripe-mock).
+"""A stateful, in-memory fake of DeerAPI's video API (Sora 2 and Veo 3), for tests (like
+stripe-mock).
 
 Install with ``pip install 'deerapi-videos[mock]'``. The client never imports this package.
 
@@ -18,10 +19,17 @@ otherwise):
 
 - Auth: ``Authorization: Bearer <api_key>``; ``api_key=None`` accepts any non-empty key.
   Missing or wrong: 401 with the error envelope.
+- Models: the parameter domains are the client's model table (``deerapi_videos.model_table``,
+  the same data the client validates with). A known model gets its row: its ``seconds`` and
+  ``size`` values (Veo 3: aspect sizes such as ``16x9``), its defaults when they are omitted, at
+  most its number of ``input_reference`` parts (Veo 3: two, first and last frame, kept in order
+  on ``MockVideo.input_references``), remix only where its row allows it, and ``expires_at``
+  its content lifetime after ``completed_at`` (Veo 3: one hour). Unknown model ids are
+  accepted with any non-empty ``seconds``/``size``.
 - Validation: invalid input answers 400 with ``error.param`` naming the field (``prompt``,
   ``model``, ``seconds``, ``size``, ``input_reference`` (JPEG/PNG/WebP by magic bytes),
   unknown fields, ``limit``, ``after``, ``order``, ``variant``, ``Idempotency-Key``, a
-  ``Range`` outside the asset). Unknown model ids are accepted.
+  ``Range`` outside the asset).
 - Lifecycle (mock seconds, ``job_duration`` D, default 8): ``queued`` for D/8, then
   ``in_progress`` with rising ``progress``, ``completed`` at D. ``job_duration=0`` finishes
   jobs at creation. ``advance_on_retrieve=s`` ages a job by ``s`` on each retrieve of it, so a
@@ -36,12 +44,20 @@ otherwise):
 - Content: ``video`` is a valid H.264 MP4 (``content_size`` pads it to any size, streamed
   lazily), ``thumbnail`` a WebP, ``spritesheet`` a JPEG. ``Content-Length`` and
   ``Accept-Ranges: bytes`` always; ``Range: bytes=N-``/``N-M``/``-S`` answers 206 with
-  ``Content-Range``; 409 before completion; 404 unknown id.
+  ``Content-Range``; 409 before completion; 404 unknown id; 410 (``content_expired``) once the
+  job's ``expires_at`` has passed on the mock's clock.
 - Idempotency: the same ``Idempotency-Key`` and body on create/remix returns the same job
   (header ``Idempotent-Replayed: true``; never a second paid job); another body answers 409,
   and so does a key whose job was deleted since.
 - Every response carries ``X-Request-Id: req_<32 hex>``; ``mock.requests`` logs
-  ``(method, path, status, request_id)`` (status 0: connection cut).
+  ``(method, path, status, request_id)`` (status 0: connection cut). Over loopback,
+  ``GET /_mock/requests`` (no auth, not itself logged) serves the same log as JSON
+  (``{"object": "list", "data": [{method, path, status, request_id, operation}, ...]}``), so
+  a test can count the POSTs a served mock saw.
+- ``response_shape="proxy"`` answers as a new-api style gateway would (empty fields omitted,
+  float ``progress``, extra ``task_id``/``usage``, list pages without ``has_more``,
+  ``X-Oneapi-Request-Id``); ``unserved={"listVideos", "deleteVideo"}`` answers those as a
+  server without the route (404, plain text). See :data:`SHAPES`, :data:`UNSERVABLE`.
 - ``GET /openapi.yaml`` (no auth) serves the spec, so ``schemathesis run <base>/openapi.yaml``
   works against a served mock.
 - Faults: see :class:`Fault`. Planted defects: see :data:`DEFECTS`.
@@ -60,9 +76,11 @@ from ._app import ABORT_EXTENSION
 from ._clock import DEFAULT_EPOCH, Clock, ManualClock, ScaledClock
 from ._faults import OPERATIONS, Fault
 from ._jobs import FAIL_MARKER, JobFailure, MockVideo
+from ._limits import LimitedMock, Limits, PostRecord
 from ._media import Asset
-from ._mock import DEFECTS, MockDeerAPI, RecordedRequest
+from ._mock import DEFECTS, UNSERVABLE, MockDeerAPI, RecordedRequest
 from ._run import main, run
+from ._shapes import SHAPES
 
 __all__ = [
     "ABORT_EXTENSION",
@@ -70,13 +88,18 @@ __all__ = [
     "DEFECTS",
     "FAIL_MARKER",
     "OPERATIONS",
+    "SHAPES",
+    "UNSERVABLE",
     "Asset",
     "Clock",
     "Fault",
     "JobFailure",
+    "LimitedMock",
+    "Limits",
     "ManualClock",
     "MockDeerAPI",
     "MockVideo",
+    "PostRecord",
     "RecordedRequest",
     "ScaledClock",
     "main",

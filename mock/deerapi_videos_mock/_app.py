@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import httpx
-from deerapi_videos import VideoContentVariant, VideoSeconds, VideoSize
+from deerapi_videos import VideoContentVariant
+from deerapi_videos.model_table import model_table
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
@@ -26,6 +27,7 @@ from ._backend import Backend, Reply, error_reply
 from ._faults import Fault
 from ._jobs import MockVideo
 from ._media import JPEG_SPRITESHEET, WEBP_THUMBNAIL, Asset, mp4_asset
+from ._shapes import REQUEST_ID_HEADERS
 
 __all__ = ["ABORT_EXTENSION", "MockApp", "route"]
 
@@ -35,16 +37,21 @@ ABORT_EXTENSION = "deerapi_videos_mock.abort"
 
 #: Where the app serves ``openapi.yaml`` (no auth), e.g. for ``schemathesis run <url>``.
 SPEC_PATH = "/openapi.yaml"
-# The parameter domains are the spec's enums, through the client's public names.
-SECONDS = tuple(member.value for member in VideoSeconds)
-SIZES = tuple(member.value for member in VideoSize)
+#: Where the app serves its request log as JSON (no auth; not itself logged), so a test or a
+#: user can count the requests a served mock saw over loopback.
+REQUEST_LOG_PATH = "/_mock/requests"
+# The parameter domains of each known model come from the model table the client ships (one
+# home, ``deerapi_videos/models.json``); a model it does not know takes any non-empty value.
+_TABLE = model_table()
 VARIANTS = tuple(member.value for member in VideoContentVariant)
 ORDERS = ("asc", "desc")
 CREATE_FIELDS = ("prompt", "model", "seconds", "size", "input_reference")
 REMIX_FIELDS = ("prompt", "model")
-DEFAULT_MODEL = "sora-2"
-DEFAULT_SECONDS = "4"
-DEFAULT_SIZE = "720x1280"
+DEFAULT_MODEL = _TABLE.default_model
+DEFAULT_SECONDS = _TABLE.models[DEFAULT_MODEL].default_seconds
+DEFAULT_SIZE = _TABLE.models[DEFAULT_MODEL].default_size
+#: What a gateway without the route answers (Gin's default 404).
+NOT_SERVED_BODY = b"404 page not found"
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,255}")
 _INTEGER = re.compile(r"-?[0-9]+")
 _RANGE = re.compile(r"\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*")
@@ -154,6 +161,15 @@ class MockApp:
             from deerapi_videos.spec import spec_path
 
             reply = Reply(200, media_type="application/yaml", body=spec_path().read_bytes())
+            await self._send(scope, receive, send, reply, request_id)
+            mock._record(method, log_path, reply.status, request_id)
+            return
+        if path == REQUEST_LOG_PATH and method == "GET":
+            reply = Reply(200, {"object": "list", "data": mock.request_log()})
+            await self._send(scope, receive, send, reply, request_id)
+            return
+        if operation in mock.unserved:
+            reply = Reply(404, media_type="text/plain; charset=utf-8", body=NOT_SERVED_BODY)
             await self._send(scope, receive, send, reply, request_id)
             mock._record(method, log_path, reply.status, request_id)
             return
@@ -299,7 +315,8 @@ class MockApp:
         truncate: Fault | None = None,
     ) -> None:
         mock = self.mock
-        headers: list[tuple[bytes, bytes]] = [(b"x-request-id", request_id.encode())]
+        id_header = REQUEST_ID_HEADERS[mock.response_shape].encode()
+        headers: list[tuple[bytes, bytes]] = [(id_header, request_id.encode())]
         for name, value in reply.headers:
             headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
         if reply.asset is None:
@@ -396,7 +413,7 @@ class MockApp:
                 "invalid_content_type",
             )
         try:
-            form = await request.form(max_files=8, max_fields=32)
+            form = await request.form(max_files=64, max_fields=64)
         except Exception as exc:
             raise _Invalid(
                 f"Could not parse the multipart body: {exc}", None, "invalid_body"
@@ -409,7 +426,7 @@ class MockApp:
                 raise _Invalid(
                     f"Unrecognized request argument supplied: {name}", name, "unknown_parameter"
                 )
-            if len(items) > 1:
+            if len(items) > 1 and name != "input_reference":
                 raise _Invalid(f"'{name}' was given {len(items)} times; give it once.", name)
 
         def text(name: str) -> str | None:
@@ -432,31 +449,52 @@ class MockApp:
         model = text("model")
         if model is not None and not model:
             raise _Invalid("Invalid 'model': empty string.", "model", "empty_string")
+        spec = _TABLE.get(model)  # None: a model the table does not know takes any value
+        model_name = spec.id if spec is not None else str(model)
         seconds = text("seconds")
-        if seconds is not None and seconds not in SECONDS and not lenient:
+        if seconds is not None and not seconds:
+            raise _Invalid("Invalid 'seconds': empty string.", "seconds", "empty_string")
+        if seconds is not None and spec is not None and seconds not in spec.seconds and not lenient:
             raise _Invalid(
-                f"Invalid 'seconds': '{seconds}'. Expected one of '4', '8', '12'.", "seconds"
+                f"Invalid 'seconds': '{seconds}'. Model '{model_name}' takes one of "
+                f"{', '.join(repr(s) for s in spec.seconds)}.",
+                "seconds",
             )
         size = text("size")
-        if size is not None and size not in SIZES and not lenient:
-            raise _Invalid(f"Invalid 'size': '{size}'. Expected one of {', '.join(SIZES)}.", "size")
-        reference: bytes | None = None
-        if "input_reference" in values:
-            item = values["input_reference"][0]
-            reference = await item.read() if isinstance(item, UploadFile) else item.encode("utf-8")
-            if _image_kind(reference) is None:
+        if size is not None and not size:
+            raise _Invalid("Invalid 'size': empty string.", "size", "empty_string")
+        if size is not None and spec is not None and size not in spec.sizes and not lenient:
+            raise _Invalid(
+                f"Invalid 'size': '{size}'. Model '{model_name}' takes one of "
+                f"{', '.join(spec.sizes)}.",
+                "size",
+            )
+        references: list[bytes] = []
+        for item in values.get("input_reference", []):
+            data = await item.read() if isinstance(item, UploadFile) else item.encode("utf-8")
+            if _image_kind(data) is None:
                 raise _Invalid(
                     "Invalid 'input_reference': expected a JPEG, PNG or WebP image.",
                     "input_reference",
                     "invalid_image",
                 )
+            references.append(data)
+        most = spec.max_references if spec is not None else len(references)
+        if len(references) > most:
+            frames = " (first and last frame)" if most == 2 else ""
+            raise _Invalid(
+                f"Invalid 'input_reference': model '{model_name}' takes at most {most} "
+                f"image(s){frames}, got {len(references)}.",
+                "input_reference",
+                "too_many_images",
+            )
         fingerprint = (
             "createVideo",
             prompt,
             model,
             seconds,
             size,
-            hashlib.sha256(reference).hexdigest() if reference is not None else None,
+            tuple(hashlib.sha256(r).hexdigest() for r in references),
         )
         return mock._start_job(
             "createVideo",
@@ -466,7 +504,7 @@ class MockApp:
             model=model,
             seconds=seconds,
             size=size,
-            input_reference=reference,
+            input_references=tuple(references),
             source_id=None,
         )
 
@@ -520,7 +558,7 @@ class MockApp:
             model=model,
             seconds=None,
             size=None,
-            input_reference=None,
+            input_references=(),
             source_id=video_id,
         )
 
@@ -585,9 +623,13 @@ class MockApp:
         media_type = asset.media_type
         if "wrong_content_type" in mock.defects:
             media_type = "application/octet-stream"
-        headers = [("accept-ranges", "bytes")]
+        etag = asset.etag
+        headers = [("accept-ranges", "bytes"), ("etag", etag)]
         start, stop, status = 0, asset.size, 200
         range_header = request.headers.get("range")
+        if_range = request.headers.get("if-range")
+        if if_range is not None and if_range.strip() != etag:
+            range_header = None  # RFC 9110 If-Range: another version, so the whole of this one
         if range_header is not None:
             parsed = _parse_range(range_header, asset.size)
             if isinstance(parsed, str):

@@ -52,10 +52,14 @@ class Backend(Protocol):
     api_key: str | None
     defects: frozenset[str]
     chunk_size: int
+    response_shape: str
+    unserved: frozenset[str]
 
     def _next_request_id(self) -> str: ...
 
     def _record(self, method: str, path: str, status: int, request_id: str) -> None: ...
+
+    def request_log(self) -> list[dict[str, Any]]: ...
 
     def _active_faults(self, operation: str) -> list[Fault]: ...
 
@@ -77,6 +81,6 @@ class Backend(Protocol):
         model: str | None,
         seconds: str | None,
         size: str | None,
-        input_reference: bytes | None,
+        input_references: tuple[bytes, ...],
         source_id: str | None,
     ) -> Reply: ...

@@ -2,8 +2,9 @@
 
 A job of duration ``D`` (mock seconds) is ``queued`` for the first ``D/8``, then ``in_progress``
 with ``progress`` rising linearly, then ``completed`` at ``D`` (``completed_at`` set,
-``expires_at`` one day later). A job marked to fail turns ``failed`` at ``D/2`` with an
-``error`` object, keeping the progress it had reached. ``D == 0`` finishes jobs at creation.
+``expires_at`` the model's content lifetime later: one hour for Veo 3, as the model table says,
+one day otherwise). A job marked to fail turns ``failed`` at ``D/2`` with an ``error`` object,
+keeping the progress it had reached. ``D == 0`` finishes jobs at creation.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ __all__ = [
     "failure_from_prompt",
 ]
 
-#: Seconds between ``completed_at`` and ``expires_at``.
+#: Seconds between ``completed_at`` and ``expires_at`` for a model whose lifetime the model
+#: table does not give (Sora 2: the server decides; the mock says one day).
 EXPIRY_SECONDS = 86_400
 
 #: Put this in a prompt to make the job fail: ``[mock:fail]`` or ``[mock:fail=<code>]``.
@@ -80,6 +82,7 @@ class MockVideo:
     duration: float
     seq: int
     remixed_from_video_id: str | None = None
+    #: The first reference image (see ``input_references`` for all of them).
     input_reference: bytes | None = None
     failure: JobFailure | None = None
     idempotency_key: str | None = None
@@ -88,6 +91,10 @@ class MockVideo:
     boost: float = 0.0
     #: Clock time the job ended, when a boost (not the clock) ended it.
     finished_at: float | None = None
+    #: Every reference image, in the order sent (Veo: first frame, last frame).
+    input_references: tuple[bytes, ...] = ()
+    #: Seconds from ``completed_at`` to ``expires_at``.
+    expires_after: int = EXPIRY_SECONDS
 
     @property
     def created_at(self) -> int:
@@ -112,7 +119,7 @@ class MockVideo:
                 return JobState(
                     "failed", self._progress(self._end_age), None, None, self.failure.as_dict()
                 )
-            return JobState("completed", 100, end_i, end_i + EXPIRY_SECONDS, None)
+            return JobState("completed", 100, end_i, end_i + self.expires_after, None)
         if age < d / 8:
             return JobState("queued", 0, None, None, None)
         return JobState("in_progress", self._progress(age), None, None, None)
@@ -135,6 +142,11 @@ class MockVideo:
     def finish(self, now: float) -> None:
         """End the job now: ``completed``, or ``failed`` if it was marked to fail."""
         self.boost_by(max(0.0, self._end_age - self.age(now)) + 1e-9, now)
+
+    def expired(self, now: float) -> bool:
+        """Whether the job completed and its content's ``expires_at`` has passed."""
+        state = self.state(now)
+        return state.expires_at is not None and now >= state.expires_at
 
     def to_dict(self, now: float, shape: str = "full") -> dict[str, Any]:
         """The API's video object: ``full`` (12 fields) or ``remix`` (the remix page's 9)."""

@@ -9,6 +9,7 @@ exists in memory.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,6 +55,13 @@ class Asset:
     def read(self, start: int = 0, stop: int | None = None) -> bytes:
         """Return bytes ``[start, stop)`` at once (for small assets and tests)."""
         return b"".join(self.iter_bytes(start, stop))
+
+    @property
+    def etag(self) -> str:
+        """A strong entity tag: the same bytes always get the same tag."""
+        digest = hashlib.sha256(self.media_type.encode() + self.head)
+        digest.update(self.size.to_bytes(8, "big"))
+        return f'"{digest.hexdigest()[:32]}"'
 
 
 # --- MP4 --------------------------------------------------------------------------------------

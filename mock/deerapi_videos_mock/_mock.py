@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
+from deerapi_videos.model_table import model_table
+
 from ._app import (
     DEFAULT_MODEL,
     DEFAULT_SECONDS,
@@ -20,10 +22,15 @@ from ._app import (
 from ._backend import Reply, error_reply, not_found
 from ._clock import Clock, ManualClock
 from ._faults import Fault
-from ._jobs import JobFailure, MockVideo, failure_from_prompt
+from ._jobs import EXPIRY_SECONDS, JobFailure, MockVideo, failure_from_prompt
 from ._media import Asset
+from ._shapes import SHAPES, shape_list, shape_video
 
 __all__ = ["DEFECTS", "MockDeerAPI", "RecordedRequest"]
+
+#: Operations a mock can be told not to serve (``unserved=``), as a gateway without the route
+#: answers them: 404 with a plain-text body. DeerAPI documents neither.
+UNSERVABLE = frozenset({"listVideos", "deleteVideo"})
 
 #: Planted defects: each makes the mock break ``openapi.yaml`` in one known way, so the
 #: contract suite can prove it notices. Default: none.
@@ -70,10 +77,19 @@ class MockDeerAPI:
         defects: Iterable[str] = (),
         forbidden_models: Iterable[str] = (),
         chunk_size: int = 1 << 20,
+        response_shape: str = "deerapi",
+        unserved: Iterable[str] = (),
     ) -> None:
         unknown = set(defects) - set(DEFECTS)
         if unknown:
             raise ValueError(f"unknown defect(s) {sorted(unknown)}; known: {sorted(DEFECTS)}")
+        if response_shape not in SHAPES:
+            raise ValueError(f"unknown response shape {response_shape!r}; known: {sorted(SHAPES)}")
+        unservable = set(unserved) - UNSERVABLE
+        if unservable:
+            raise ValueError(
+                f"cannot leave {sorted(unservable)} unserved; only {sorted(UNSERVABLE)}"
+            )
         if job_duration < 0:
             raise ValueError("job_duration must be >= 0")
         self.api_key = api_key
@@ -85,6 +101,10 @@ class MockDeerAPI:
         self.defects: frozenset[str] = frozenset(defects)
         self.forbidden_models: frozenset[str] = frozenset(forbidden_models)
         self.chunk_size = chunk_size
+        #: How answers look: ``"deerapi"`` (as the spec says) or ``"proxy"`` (a gateway's shape).
+        self.response_shape = response_shape
+        #: Operations answered as a server without the route would (404, plain text).
+        self.unserved: frozenset[str] = frozenset(unserved)
         self._seed = seed
         self._lock = threading.RLock()
         self._app = MockApp(self)
@@ -168,16 +188,18 @@ class MockDeerAPI:
         prompt: str = "a seeded video",
         *,
         model: str = DEFAULT_MODEL,
-        seconds: str = DEFAULT_SECONDS,
-        size: str = DEFAULT_SIZE,
+        seconds: str | None = None,
+        size: str | None = None,
         completed: bool = True,
         failure: JobFailure | None = None,
     ) -> MockVideo:
-        """Put a job in the store without a request (not a paid job); finished by default."""
+        """Put a job in the store without a request (not a paid job); finished by default.
+        ``seconds`` and ``size`` default to the model's (from the model table)."""
+        spec = model_table().get(model)
+        seconds = seconds or (spec.default_seconds if spec is not None else DEFAULT_SECONDS)
+        size = size or (spec.default_size if spec is not None else DEFAULT_SIZE)
         with self._lock:
-            video = self._new_video(
-                "seeded", prompt, model, seconds, size, None, None, failure, None
-            )
+            video = self._new_video("seeded", prompt, model, seconds, size, None, (), failure, None)
             if completed:
                 video.finish(self.clock.now())
             return video
@@ -185,6 +207,13 @@ class MockDeerAPI:
     def requests_for(self, operation: str) -> list[RecordedRequest]:
         """The logged requests of one operationId."""
         return [r for r in self.requests if route(r.method, r.path)[0] == operation]
+
+    def request_log(self) -> list[dict[str, Any]]:
+        """The request log as JSON-ready objects (``method``, ``path``, ``status``,
+        ``request_id``, ``operation``): what ``GET /_mock/requests`` serves over loopback."""
+        with self._lock:
+            entries = list(self.requests)
+        return [{**r._asdict(), "operation": route(r.method, r.path)[0]} for r in entries]
 
     @contextmanager
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
@@ -220,7 +249,7 @@ class MockDeerAPI:
             return [f for f in self.faults if f.applies_to(operation)]
 
     def _render(self, video: MockVideo, shape: str = "full") -> dict[str, Any]:
-        body = video.to_dict(self.clock.now(), shape)
+        body = shape_video(video.to_dict(self.clock.now(), shape), self.response_shape)
         if "wrong_field_type" in self.defects:
             body["created_at"] = str(body["created_at"])
         if "missing_required_field" in self.defects:
@@ -235,11 +264,13 @@ class MockDeerAPI:
         seconds: str,
         size: str,
         source_id: str | None,
-        reference: bytes | None,
+        references: tuple[bytes, ...],
         failure: JobFailure | None,
         key: str | None,
     ) -> MockVideo:
         self._seq += 1
+        spec = model_table().get(model)
+        ttl = spec.content_ttl_seconds if spec is not None else None
         video = MockVideo(
             id="video_" + self._hex(48),
             operation=operation,
@@ -251,7 +282,9 @@ class MockDeerAPI:
             duration=self.job_duration,
             seq=self._seq,
             remixed_from_video_id=source_id,
-            input_reference=reference,
+            input_reference=references[0] if references else None,
+            input_references=references,
+            expires_after=EXPIRY_SECONDS if ttl is None else ttl,
             failure=failure,
             idempotency_key=key,
         )
@@ -269,7 +302,7 @@ class MockDeerAPI:
         model: str | None,
         seconds: str | None,
         size: str | None,
-        input_reference: bytes | None,
+        input_references: tuple[bytes, ...],
         source_id: str | None,
     ) -> Reply:
         shape = "remix" if operation == "remixVideo" else "full"
@@ -317,6 +350,14 @@ class MockDeerAPI:
                         code="video_not_completed",
                     )
             final_model = model or (source.model if source is not None else DEFAULT_MODEL)
+            spec = model_table().get(final_model)
+            if source is not None and spec is not None and not spec.remix:
+                return error_reply(
+                    400,
+                    f"Model '{final_model}' ({spec.family}) does not support remix.",
+                    param="model",
+                    code="remix_not_supported",
+                )
             if final_model in self.forbidden_models:
                 return error_reply(
                     403,
@@ -334,14 +375,20 @@ class MockDeerAPI:
             failure = failure_from_prompt(prompt)
             if failure is None and self._pending_failures:
                 failure = self._pending_failures.pop(0)
+            if source is not None:
+                default_seconds, default_size = source.seconds, source.size
+            elif spec is not None:
+                default_seconds, default_size = spec.default_seconds, spec.default_size
+            else:
+                default_seconds, default_size = DEFAULT_SECONDS, DEFAULT_SIZE
             video = self._new_video(
                 operation,
                 prompt,
                 final_model,
-                seconds or (source.seconds if source is not None else DEFAULT_SECONDS),
-                size or (source.size if source is not None else DEFAULT_SIZE),
+                seconds or default_seconds,
+                size or default_size,
                 source_id,
-                input_reference,
+                input_references,
                 failure,
                 key,
             )
@@ -391,28 +438,35 @@ class MockDeerAPI:
                     videos = [v for v in videos if (v.created, v.seq) > cursor]
             page = videos[:limit]
             data = [self._render(v) for v in page]
-            return Reply(
-                200,
-                {
-                    "object": "list",
-                    "data": data,
-                    "first_id": page[0].id if page else None,
-                    "last_id": page[-1].id if page else None,
-                    "has_more": len(videos) > limit,
-                },
-            )
+            body = {
+                "object": "list",
+                "data": data,
+                "first_id": page[0].id if page else None,
+                "last_id": page[-1].id if page else None,
+                "has_more": len(videos) > limit,
+            }
+            return Reply(200, shape_list(body, self.response_shape))
 
     def _content_asset(self, video_id: str, variant: str) -> Asset | Reply:
         with self._lock:
             video = self._videos.get(video_id)
             if video is None:
                 return not_found(video_id)
-            status = video.state(self.clock.now()).status
+            now = self.clock.now()
+            status = video.state(now).status
             if status != "completed":
                 return error_reply(
                     409,
                     f"Video '{video_id}' is {status}; content is available once it is completed.",
                     param="video_id",
                     code="video_not_ready",
+                )
+            if video.expired(now):
+                return error_reply(
+                    410,
+                    f"The content of video '{video_id}' expired at "
+                    f"{video.state(now).expires_at} and was deleted.",
+                    param="video_id",
+                    code="content_expired",
                 )
             return asset_for(video, variant, self.content_size)

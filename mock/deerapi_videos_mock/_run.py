@@ -8,7 +8,8 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 
 from ._clock import ScaledClock
-from ._mock import DEFECTS, MockDeerAPI
+from ._mock import DEFECTS, UNSERVABLE, MockDeerAPI
+from ._shapes import SHAPES
 
 __all__ = ["main", "run"]
 
@@ -24,6 +25,8 @@ def run(
     content_size: int | None = None,
     seed: int | None = None,
     defects: Iterable[str] = (),
+    response_shape: str = "deerapi",
+    unserved: Iterable[str] = (),
     log_level: str = "info",
     announce: Callable[[str], None] | None = None,
 ) -> None:
@@ -43,6 +46,8 @@ def run(
         advance_on_retrieve=advance_on_retrieve,
         content_size=content_size,
         defects=defects,
+        response_shape=response_shape,
+        unserved=unserved,
     )
     sock = bind_socket(host, port)  # bound here so port 0 reports the real port
     url = socket_url(sock)
@@ -69,6 +74,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--defect", action="append", default=[], choices=sorted(DEFECTS), help="plant a defect"
     )
+    parser.add_argument(
+        "--response-shape", default="deerapi", choices=sorted(SHAPES), help="how answers look"
+    )
+    parser.add_argument(
+        "--unserved",
+        action="append",
+        default=[],
+        choices=sorted(UNSERVABLE),
+        help="answer this operation as a server without the route (404)",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     run(
@@ -81,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         content_size=args.content_size,
         seed=args.seed,
         defects=args.defect,
+        response_shape=args.response_shape,
+        unserved=args.unserved,
         log_level=args.log_level,
     )
     return 0

@@ -1,4 +1,4 @@
-"""Typed Python client for DeerAPI's Sora 2 video API.
+"""Typed Python client for DeerAPI's video API (Sora 2 and Veo 3 models on ``/v1/videos``).
 
 ::
 
@@ -23,6 +23,7 @@ from ._errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    ContentExpiredError,
     DeerAPIError,
     DownloadError,
     InternalServerError,
@@ -37,6 +38,7 @@ from ._errors import (
     VideoFailedError,
 )
 from ._sync import DeerAPI
+from ._tolerant import ResponseDeviation
 
 if TYPE_CHECKING:
     __version__: str  # from the distribution's metadata (module __getattr__ below)
@@ -89,6 +91,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "ContentExpiredError",
     "DeerAPI",
     "DeerAPIError",
     "DeletedVideo",
@@ -101,6 +104,7 @@ __all__ = [
     "PermissionDeniedError",
     "PollTimeoutError",
     "RateLimitError",
+    "ResponseDeviation",
     "ResponseValidationError",
     "Video",
     "VideoContentVariant",

@@ -8,6 +8,7 @@ async clients.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,12 +28,30 @@ from ._errors import (
 )
 from ._retry import Outcome, RetryDecision, RetryPolicy
 
-__all__ = ["REQUEST_ID_HEADER", "Attempts", "BeforeAttempt", "CallOptions", "logger"]
+__all__ = [
+    "REQUEST_ID_HEADERS",
+    "Attempts",
+    "BeforeAttempt",
+    "CallOptions",
+    "logger",
+    "request_id_of",
+]
 
 
 logger = logging.getLogger("deerapi_videos")
 
-REQUEST_ID_HEADER = "x-request-id"
+# The response header naming the request, in order of preference: OpenAI and DeerAPI send
+# X-Request-Id; gateways built on one-api/new-api send X-Oneapi-Request-Id.
+REQUEST_ID_HEADERS = ("x-request-id", "x-oneapi-request-id")
+
+
+def request_id_of(headers: httpx.Headers) -> str | None:
+    """The request id a response carries under any of :data:`REQUEST_ID_HEADERS`, or None."""
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return str(value)
+    return None
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,11 @@ class CallOptions:
     on_deadline: Callable[[DeerAPIError], DeerAPIError] | None = None
     idempotency_key: str | None = None
     follow_redirects: bool = False
+    # The least wait before a retry (poll's floor between reads, whatever the server hints).
+    min_delay: float = 0.0
+    # Whether the per-attempt time limit also covers the body (not for downloads, whose body
+    # may take longer than any per-request timeout; the call's deadline still covers it).
+    limit_body: bool = True
 
 
 # Called before every attempt (attempt number from 0); downloads set their Range header here.
@@ -87,17 +111,45 @@ class Attempts:
             for name, value in self.timeout.items()
         }
 
+    def deadline_left(self) -> float | None:
+        """Seconds left before the call's deadline (None without one)."""
+        if self.call.deadline is None:
+            return None
+        return max(self.call.deadline - _clock.now(), _MIN_ATTEMPT_TIMEOUT)
+
+    def attempt_limit(self) -> float | None:
+        """The wall-clock limit of this attempt: its timeouts added up, within the deadline.
+
+        Connect, write and read each get their own timeout from httpx, but a read timeout
+        restarts with every byte; the sum bounds the whole attempt however the server paces
+        its bytes (see :mod:`._deadline`).
+        """
+        parts = [self.timeout.get(name) for name in ("connect", "write", "read")]
+        total = None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+        left = self.deadline_left()
+        if left is None:
+            return total
+        return left if total is None else min(total, left)
+
     def decide(self, outcome: Outcome) -> RetryDecision:
         remaining = None
         if self.call.deadline is not None:
             remaining = self.call.deadline - _clock.now()
-        return self.policy.decide(
+        decision = self.policy.decide(
             outcome,
             attempt=self.attempt,
             is_post=self.call.is_post,
             max_retries=self.call.max_retries,
             remaining=remaining,
         )
+        if not decision.retry or decision.delay >= self.call.min_delay:
+            return decision
+        delay = self.call.min_delay
+        if remaining is not None and delay >= remaining:
+            return dataclasses.replace(
+                decision, retry=False, deadline_reached=True, reason="the deadline is too close"
+            )
+        return dataclasses.replace(decision, delay=delay)
 
     def describe(self, outcome: Outcome, request_id: str | None) -> str:
         if outcome.exception is not None:
@@ -173,8 +225,10 @@ class Attempts:
             assert outcome.status_code is not None and outcome.headers is not None
             cause = status_error_from_response(
                 status_code=outcome.status_code,
-                headers=outcome.headers,
-                body_text=self.redact(body_text),
+                headers=httpx.Headers(
+                    [(k, self.redact(v)) for k, v in outcome.headers.multi_items()]
+                ),
+                body_text=self.redact.body(body_text),
                 request_id=request_id,
                 retry_after=decision.retry_after,
             )
@@ -218,6 +272,13 @@ class Attempts:
         )
         error.__cause__ = cause
         return error
+
+    def unreadable(self, exc: Exception, status_code: int) -> DeerAPIError:
+        """A success answer that broke the reader in an unforeseen way, as a client error."""
+        return DeerAPIError(
+            f"{self.call.operation}: the HTTP {status_code} answer could not be read "
+            f"({type(exc).__name__}: {self.redact(str(exc))})"
+        )
 
     def unreadable_success(self, error: DeerAPIError, request_id: str | None) -> DeerAPIError:
         """A success status whose body could not be used. For a POST the job probably exists."""

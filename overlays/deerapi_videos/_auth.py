@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from collections.abc import Generator
+from urllib.parse import quote
 
 import httpx
 
@@ -132,16 +134,51 @@ class BearerAuth(httpx.Auth):
 
 
 class Redactor:
-    """Replaces the API key (and the bearer header form of it) in text."""
+    """Replaces the API key in text, in every form a server may echo it back.
+
+    The key as sent, JSON-escaped (``/`` as ``\\/``, non-ASCII as ``\\uXXXX``) and
+    percent-encoded: an error body that quotes the request shows the key in one of these, and
+    the client applies the redactor to raw bodies and to messages decoded from them alike.
+    """
 
     def __init__(self, key: Secret) -> None:
         self._key = key
+        raw = key.reveal()
+        forms = {raw, raw.replace("/", "\\/"), json.dumps(raw)[1:-1], quote(raw, safe="")}
+        # Longest first, so a form containing another is replaced whole.
+        self._forms = sorted((f for f in forms if f), key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        key = self._key.reveal()
-        if key and key in text:
-            text = text.replace(key, REDACTED)
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, REDACTED)
         return text
+
+    def body(self, text: str) -> str:
+        """``text`` redacted; a JSON body is also redacted after decoding its escapes.
+
+        JSON may spell the key in any escape (``\\u0073\\u006b...``); what the client reads out
+        of a body is the decoded text, so that is what must not hold the key. A JSON body that
+        did is re-encoded from its redacted decoded form.
+        """
+        text = self(text)
+        if "\\" not in text:
+            return text
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            return text
+        cleaned = self._deep(decoded)
+        return text if cleaned == decoded else json.dumps(cleaned, ensure_ascii=False)
+
+    def _deep(self, value: object) -> object:
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, list):
+            return [self._deep(item) for item in value]
+        if isinstance(value, dict):
+            return {self(str(k)): self._deep(v) for k, v in value.items()}
+        return value
 
     def __repr__(self) -> str:
         return "Redactor()"

@@ -59,6 +59,11 @@ class ClientConfig:
             redact=Redactor(key),
         )
 
+    @property
+    def plain_http_loopback(self) -> bool:
+        """Whether the API is reached over plain http on this machine (no proxy may see it)."""
+        return self.base_url.scheme == "http"
+
     def url(self, path: str) -> httpx.URL:
         """The absolute URL of an API path from a generated ``_get_kwargs`` (already quoted)."""
         base = self.base_url.raw_path.rstrip(b"/")

@@ -5,10 +5,20 @@ final rename is atomic), fsync'ed, and renamed into place only when complete and
 the announced one (``Content-Length``, or the total in ``Content-Range``). Memory use does not
 depend on the file size.
 
-An interrupted body is a failed attempt of the request path: the next attempt asks for
-``Range: bytes=N-`` when the server advertised ``Accept-Ranges: bytes`` (or already answered 206)
-and appends; otherwise it restarts from byte 0. When retries run out, :class:`DownloadError` is
-raised; the temporary file is removed and nothing is left at the target path.
+What is saved is checked to be the content asked for: the request sends ``Accept`` for the
+variant's media type; a success answer whose ``Content-Type`` is an error page (JSON, HTML,
+text) or another media type is a :class:`DownloadError` carrying the server's message, and the
+first bytes must carry the variant's signature (MP4 ``ftyp``, ``RIFF....WEBP``, JPEG ``FF D8
+FF``). Nothing is renamed into place unless both hold.
+
+An interrupted body is a failed attempt of the request path. The next attempt resumes with
+``Range: bytes=N-`` only when the server advertised ``Accept-Ranges: bytes`` (or already answered
+206) and gave a validator for ``If-Range`` (a strong ``ETag``, else ``Last-Modified``): if the
+file changed in between, the server sends it whole instead of a range of the new version. A 206
+must start at byte N and announce the same total as before; anything else restarts from byte 0,
+so a file is never spliced from two versions. When retries run out, :class:`DownloadError` is
+raised; the temporary file is removed and nothing is left at the target path. A disk error
+(full, read-only) is a :class:`DownloadError` too.
 
 :class:`DownloadState` holds the decisions and the (blocking) file writes. The client gathers
 chunks into blocks of :data:`WRITE_BLOCK` bytes and writes them; the async client runs those
@@ -22,14 +32,15 @@ import contextlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from ._errors import DownloadError, InvalidParameterError
+from ._errors import DownloadError, InvalidParameterError, error_message_of
 
-__all__ = ["WRITE_BLOCK", "DownloadState", "ProgressCallback"]
+__all__ = ["MEDIA_TYPES", "WRITE_BLOCK", "DownloadState", "Mp4Boxes", "ProgressCallback"]
 
 ProgressCallback = Callable[[int, int | None], object]
 # Received chunks are written in blocks of about this size (one thread hop each when async).
@@ -38,6 +49,82 @@ WRITE_BLOCK = 1 << 20
 _WRITEBACK_EVERY = 8 << 20
 _FADVISE = getattr(os, "posix_fadvise", None)
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
+
+#: The media type each variant is served as (also sent as ``Accept``).
+MEDIA_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
+# Media types any variant may arrive as: a gateway that does not know better.
+_GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+_SIGNATURE_BYTES = 12
+#: Bytes a download body must bring per read timeout; fewer means it has stalled.
+MIN_PACE = 1024
+
+
+def _has_signature(variant: str, head: bytes) -> bool:
+    if variant == "video":
+        return head[4:8] == b"ftyp"
+    if variant == "thumbnail":
+        return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    if variant == "spritesheet":
+        return head[:3] == b"\xff\xd8\xff"
+    return True
+
+
+class Mp4Boxes:
+    """Follows an MP4's top-level boxes as its bytes stream by, to tell a whole file from a cut one.
+
+    An MP4 is a sequence of boxes, each opening with its size; a file cut short (a lying
+    ``Content-Length``, a proxy's truncation) ends inside a box. Costs a few operations per box,
+    not per byte.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0  # file offset of the bytes fed so far
+        self.next_box = 0  # file offset where the next box header starts
+        self.to_end = False  # a box of size 0 runs to the end of the file
+        self.kinds: set[bytes] = set()  # the top-level box types seen
+        self._header = b""
+
+    def feed(self, chunk: bytes) -> None:
+        start = self.offset
+        self.offset += len(chunk)
+        while not self.to_end and self.next_box < self.offset:
+            at = self.next_box - start
+            if at < 0:  # the header began in an earlier chunk
+                at = 0
+            self._header += chunk[at : at + 16 - len(self._header)]
+            if len(self._header) < 8:
+                return
+            size = int.from_bytes(self._header[:4], "big")
+            self.kinds.add(self._header[4:8])
+            if size == 1:
+                if len(self._header) < 16:
+                    return
+                size = int.from_bytes(self._header[8:16], "big")
+            if size == 0:
+                self.to_end = True
+                return
+            if size < 8:
+                self.next_box = -1  # not a box: the file is not an MP4
+                self.to_end = True
+                return
+            self.next_box += size
+            self._header = b""
+            start_of_header = self.next_box - start
+            if start_of_header >= len(chunk):
+                return
+
+    def complete(self) -> bool:
+        """Whether the bytes fed end where a box ends, with the movie's boxes all there."""
+        if not {b"ftyp", b"moov", b"mdat"} <= self.kinds:
+            return False  # a cut at a box boundary still lacks the metadata or the media
+        if self.to_end:
+            return self.next_box >= 0
+        return self.next_box == self.offset
+
+
+def _media_type(response: httpx.Response) -> str:
+    value: str = response.headers.get("content-type", "")
+    return value.split(";")[0].strip().lower()
 
 
 def _target_path(path: str | os.PathLike[str]) -> Path:
@@ -50,16 +137,49 @@ def _target_path(path: str | os.PathLike[str]) -> Path:
 
 
 class DownloadState:
-    def __init__(self, path: str | os.PathLike[str], on_bytes: ProgressCallback | None) -> None:
+    """One download's file, checks and progress, across its attempts.
+
+    Args:
+        path: the target file.
+        on_bytes: the caller's progress callback.
+        variant: what is downloaded (``video``, ``thumbnail``, ``spritesheet``).
+        redact: removes the key from text a server sends back.
+        stall_after: the read timeout: a body that brings fewer than :data:`MIN_PACE` bytes in
+            that many seconds has stalled (a server trickling bytes would otherwise hold the
+            download for ever, each read arriving just in time).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        on_bytes: ProgressCallback | None,
+        variant: str,
+        redact: Callable[[str], str],
+        stall_after: float | None = None,
+    ) -> None:
         self.target = _target_path(path)
         self.on_bytes = on_bytes
+        self.variant = variant
+        self.redact = redact
+        self.stall_after = stall_after
+        self._window_start = 0.0
+        self._window_bytes = 0
         self.done = 0
         self.total: int | None = None
         self.ranges_supported = False
+        self.validator: str | None = None  # for If-Range: a strong ETag or Last-Modified
         self.started = False  # a success status arrived at least once
-        fd, name = tempfile.mkstemp(
-            dir=self.target.parent, prefix=f".{self.target.name}.", suffix=".part"
-        )
+        # The first bytes of the current body, until the signature is checked (then None).
+        self._head: bytes | None = b""
+        self._boxes = Mp4Boxes() if variant == "video" else None
+        try:
+            fd, name = tempfile.mkstemp(
+                dir=self.target.parent, prefix=f".{self.target.name}.", suffix=".part"
+            )
+        except OSError as exc:
+            raise InvalidParameterError(
+                "path", f"cannot write in {str(self.target.parent)!r}: {exc.strerror or exc}"
+            ) from exc
         self.temp_path = Path(name)
         self._file = os.fdopen(fd, "wb")
         self._written_back = 0  # bytes up to which writeback was last started
@@ -68,16 +188,49 @@ class DownloadState:
     # -- per attempt ------------------------------------------------------------------------
 
     def before_attempt(self, request: httpx.Request, attempt: int) -> None:
-        if self.done > 0 and self.ranges_supported:
+        request.headers["Accept"] = MEDIA_TYPES.get(self.variant, "*/*")
+        if self.done > 0 and self.ranges_supported and self.validator is not None:
             request.headers["Range"] = f"bytes={self.done}-"
+            request.headers["If-Range"] = self.validator
         else:
             request.headers.pop("Range", None)
+            request.headers.pop("If-Range", None)
             if self.done > 0:
                 self._restart()
 
-    def begin(self, response: httpx.Response) -> None:
-        """Check a success response before writing its body."""
+    def refused(self, response: httpx.Response, first_bytes: bytes) -> DownloadError:
+        """The error for a success answer that :meth:`begin` refused (``first_bytes`` of it)."""
+        wanted = MEDIA_TYPES.get(self.variant, "")
+        text = first_bytes[:4096].decode("utf-8", "replace")
+        body = getattr(self.redact, "body", self.redact)  # JSON escapes decoded, then redacted
+        message = error_message_of(body(text))
+        said = f": {message}" if message else ""
+        return DownloadError(
+            f"the server answered {response.status_code} with {_media_type(response)!r} "
+            f"instead of the {self.variant} ({wanted}){said}; nothing was saved",
+            bytes_received=0,
+            expected=None,
+        )
+
+    def _remember_validator(self, response: httpx.Response) -> None:
+        etag = response.headers.get("etag", "").strip()
+        if etag and not etag.startswith("W/"):
+            self.validator = etag
+        else:
+            modified = response.headers.get("last-modified", "").strip()
+            self.validator = modified or None
+
+    def begin(self, response: httpx.Response) -> bool:
+        """Check a success response before writing its body; False: refuse it (see refused)."""
         self.started = True
+        media_type = _media_type(response)
+        wanted = MEDIA_TYPES.get(self.variant)
+        if wanted is not None and media_type != wanted and media_type not in _GENERIC_TYPES:
+            return False
+        # A resumed body (206) starts mid-file: only a whole body carries the signature.
+        self._head = None if response.status_code == 206 else b""
+        self._window_start = time.monotonic()
+        self._window_bytes = 0
         if response.headers.get("accept-ranges", "").strip().lower() == "bytes":
             self.ranges_supported = True
         encoded = response.headers.get("content-encoding", "identity").strip().lower()
@@ -93,17 +246,66 @@ class DownloadState:
                     "the server answered a different byte range than requested",
                     request=response.request,
                 )
-            self.total = int(match.group(3)) if match.group(3) != "*" else None
+            total = int(match.group(3)) if match.group(3) != "*" else None
+            if total != self.total:
+                # Another total: another file. Start over rather than splice two versions.
+                self.ranges_supported = False
+                raise httpx.RemoteProtocolError(
+                    f"the resumed file has {total} bytes, the first answer had {self.total}",
+                    request=response.request,
+                )
         else:
-            if self.done > 0:  # a full body while we hold a part: the server ignored Range
+            if self.done > 0:  # a full body while we hold a part: Range ignored, or a new file
                 self._restart()
             self.total = length_value if encoded in ("", "identity") else None
+            self._remember_validator(response)
         self._report()
+        return True
+
+    def inspect(self, chunk: bytes) -> None:
+        """Check the body's first bytes against the variant's signature; follow MP4 boxes;
+        raise ``httpx.ReadTimeout`` when the body has stalled (a failed attempt: retried)."""
+        self._keep_pace(len(chunk))
+        if self._boxes is not None:
+            self._boxes.feed(chunk)
+        if self._head is None:
+            return
+        self._head += chunk[: _SIGNATURE_BYTES - len(self._head)]
+        if len(self._head) >= _SIGNATURE_BYTES:
+            self._verify_head()
+
+    def _keep_pace(self, size: int) -> None:
+        if self.stall_after is None:
+            return
+        self._window_bytes += size
+        now = time.monotonic()
+        if now - self._window_start < self.stall_after:
+            return
+        if self._window_bytes < MIN_PACE:
+            raise httpx.ReadTimeout(
+                f"the download stalled: {self._window_bytes} bytes in "
+                f"{now - self._window_start:.1f}s (at least {MIN_PACE} expected)"
+            )
+        self._window_start, self._window_bytes = now, 0
+
+    def _verify_head(self) -> None:
+        head, self._head = self._head, None
+        if head is None or _has_signature(self.variant, head):
+            return
+        raise DownloadError(
+            f"the body is not a {self.variant}: it starts with {head[:12]!r}, not the "
+            f"{MEDIA_TYPES.get(self.variant, self.variant)} signature; nothing was saved",
+            bytes_received=self.done,
+            expected=self.total,
+        )
 
     def write_only(self, data: bytes) -> None:
         """Write without reporting: the async client runs this in a worker thread and reports
         progress on the event loop itself (:meth:`report`), so callbacks never run in a thread."""
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            raise self._disk_error(exc) from exc
         self.done += len(data)
         if self.done - self._written_back >= _WRITEBACK_EVERY:
             self._start_writeback()
@@ -144,10 +346,22 @@ class DownloadState:
             raise httpx.RemoteProtocolError(
                 f"body ended after {self.done} of {self.total} bytes", request=request
             )
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self.temp_path, self.target)
+        if self._head is not None:
+            self._verify_head()  # a body shorter than the signature
+        if self._boxes is not None and not self._boxes.complete():
+            raise DownloadError(
+                f"the video is cut short: its {self.done} bytes end inside an MP4 box (the "
+                "server's Content-Length or a proxy truncated it); nothing was saved",
+                bytes_received=self.done,
+                expected=self.total,
+            )
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self.temp_path, self.target)
+        except OSError as exc:
+            raise self._disk_error(exc) from exc
         self.finished = True
         with contextlib.suppress(OSError):  # make the rename durable where the OS allows it
             dir_fd = os.open(self.target.parent, os.O_RDONLY)
@@ -168,6 +382,13 @@ class DownloadState:
             expected=self.total,
         )
 
+    def _disk_error(self, exc: OSError) -> DownloadError:
+        return DownloadError(
+            f"could not write {str(self.target)!r}: {exc.strerror or exc}; nothing was saved",
+            bytes_received=self.done,
+            expected=self.total,
+        )
+
     def cleanup(self) -> None:
         """Remove the temporary file unless it became the target."""
         if not self._file.closed:
@@ -180,6 +401,9 @@ class DownloadState:
         self._file.seek(0)
         self._file.truncate()
         self.done = 0
+        self._head = b""
+        if self._boxes is not None:
+            self._boxes = Mp4Boxes()
         self._written_back = 0
         self._report()
 

@@ -20,6 +20,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "ContentExpiredError",
     "DeerAPIError",
     "DownloadError",
     "InternalServerError",
@@ -32,6 +33,8 @@ __all__ = [
     "RateLimitError",
     "ResponseValidationError",
     "VideoFailedError",
+    "error_code_of",
+    "error_message_of",
     "status_error_from_response",
 ]
 
@@ -39,9 +42,24 @@ _BODY_LIMIT = 2000
 
 
 class DeerAPIError(Exception):
-    """Base class of every error this package raises."""
+    """Base class of every error this package raises.
+
+    Attributes:
+        message: the one-line description (also ``str(error)``).
+        video_id: the job this call was about, once one exists: after a successful create or
+            remix every error of the same call carries the new job's id (resume with
+            ``videos.poll(video_id)``; do not create it again). None before any job exists.
+        idempotency_key: the ``Idempotency-Key`` of the call's POST, if it sent one: re-send
+            with it so a server that honours it does not start a second job.
+
+    Errors pickle (for multiprocessing) without their ``__cause__`` chain, whose transport
+    errors may hold the request and its ``Authorization`` header; what the cause said is in
+    ``message``.
+    """
 
     message: str
+    video_id: str | None = None
+    idempotency_key: str | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -49,6 +67,18 @@ class DeerAPIError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors defeat BaseException's pickling (cls(*args)); rebuild from
+        # the attributes instead. They hold only redacted text and DeerAPIErrors.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[DeerAPIError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class InvalidParameterError(DeerAPIError, ValueError):
@@ -139,6 +169,44 @@ class NotFoundError(APIStatusError):
     """404."""
 
 
+class ContentExpiredError(NotFoundError):
+    """A download after the job's content expired (its ``expires_at`` passed): it is gone.
+
+    Raised instead of the plain 404 (or 410) the content endpoint answered, once a retrieve of
+    the job shows that it expired. Veo content lives one hour after ``completed_at``: download
+    right after ``create_and_poll`` returns.
+
+    Attributes:
+        video_id: the job whose content expired.
+        expires_at: when it expired (Unix seconds), if the server said.
+        status_code, request_id, ...: those of the download's answer (404 or 410).
+    """
+
+    def __init__(self, video_id: str, expires_at: int | None, cause: APIStatusError) -> None:
+        self.video_id = video_id
+        self.expires_at = expires_at
+        if expires_at is not None:
+            import datetime
+
+            when = datetime.datetime.fromtimestamp(expires_at, datetime.UTC)
+            stamp = when.isoformat(timespec="seconds").replace("+00:00", "Z")
+            at = f"at {stamp} (expires_at={expires_at})"
+        else:
+            at = "(the server gave no expires_at)"
+        super().__init__(
+            f"the content of video {video_id} expired {at} and can no longer be downloaded; "
+            "download promptly after the job completes",
+            status_code=cause.status_code,
+            request_id=cause.request_id,
+            type=cause.type,
+            param=cause.param,
+            code=cause.code,
+            headers=cause.headers,
+            body=cause.body,
+            retry_after=cause.retry_after,
+        )
+
+
 class ConflictError(APIStatusError):
     """409: the job is not in a state that allows this, or an idempotency key was reused."""
 
@@ -167,6 +235,8 @@ class JobMayExistError(DeerAPIError):
         status_code: the HTTP status, if a response arrived.
         cause: the underlying error (also ``__cause__``).
     """
+
+    idempotency_key: str
 
     def __init__(
         self,
@@ -292,6 +362,8 @@ class JobResponseValidationError(ResponseValidationError, JobMayExistError):
 class PollTimeoutError(DeerAPIError):
     """Polling reached its deadline before the job ended. Resume with ``videos.poll(video_id)``."""
 
+    video_id: str
+
     def __init__(self, video_id: str, status: str, progress: int | None, timeout: float) -> None:
         self.video_id = video_id
         self.status = status
@@ -305,6 +377,8 @@ class PollTimeoutError(DeerAPIError):
 
 class VideoFailedError(DeerAPIError):
     """The job ended without a video (``failed``, or an end such as ``expired``/``cancelled``)."""
+
+    video_id: str
 
     def __init__(self, video_id: str, status: str, code: str | None, error_message: str) -> None:
         self.video_id = video_id
@@ -345,6 +419,19 @@ _SPACE = re.compile(r"\s+")
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def error_code_of(body_text: str) -> str | None:
+    """The ``code`` of a JSON error envelope, or None."""
+    return _envelope(body_text)[3]
+
+
+def error_message_of(body_text: str) -> str | None:
+    """The ``message`` of a JSON error envelope, else a summary of an HTML or text body."""
+    message = _envelope(body_text)[0]
+    if message is not None:
+        return message
+    return _summary_of_text(body_text, "") or None
 
 
 def _envelope(text: str) -> tuple[str | None, str | None, str | None, str | None]:

@@ -1,12 +1,14 @@
 """Each API operation as data: validated inputs -> the generated ``_get_kwargs`` -> an
 ``httpx.Request`` plus how to send it and how to parse the answer (the generated models'
-``from_dict``, after :func:`._response_check.find_mismatch` has checked the decoded body against
-their annotations: a body the spec forbids is a :class:`ResponseValidationError`). Pure: the sync
-and async resources only add the I/O.
+``from_dict``, through the tolerant reader :mod:`._tolerant`: only a body without a usable
+``id``/``status`` is a :class:`ResponseValidationError`; any other difference from the spec is
+logged once and kept in :attr:`Operations.deviations`). Pure: the sync and async resources only
+add the I/O.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -16,21 +18,20 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
-from ._attempts import REQUEST_ID_HEADER, CallOptions
+from ._attempts import CallOptions, request_id_of
 from ._auth import REDACTED
 from ._config import ClientConfig, TimeoutTypes, to_timeout
 from ._errors import DeerAPIError, ResponseValidationError
+from ._tolerant import DeviationLog, UnusableBody, read_tolerantly
 from ._validation import (
+    validate_create_inputs,
     validate_headers,
     validate_idempotency_key,
-    validate_input_reference,
     validate_limit,
     validate_max_retries,
-    validate_model,
     validate_order,
     validate_prompt,
-    validate_seconds,
-    validate_size,
+    validate_remix_model,
     validate_text,
     validate_variant,
     validate_video_id,
@@ -77,6 +78,8 @@ class Operations:
     def __init__(self, config: ClientConfig, generated: AuthenticatedClient) -> None:
         self._config = config
         self._generated = generated
+        #: Where answers differed from the spec (read leniently, never refused).
+        self.deviations = DeviationLog()
 
     # -- building ----------------------------------------------------------------------------
 
@@ -134,19 +137,28 @@ class Operations:
         return validate_idempotency_key(idempotency_key)
 
     def _parser(self, model: type[M], call: CallOptions) -> Callable[[httpx.Response], M]:
-        """Parse a read 2xx body into ``model``; anything the spec forbids is a
-        :class:`ResponseValidationError` (the one place response bodies are checked)."""
+        """Parse a read 2xx body into ``model`` with the tolerant reader (the one place response
+        bodies are read): a body that is not JSON, not an object, or lacks a usable required
+        field (``Video``: ``id``, ``status``) is a :class:`ResponseValidationError`; every other
+        difference from the spec is noted in :attr:`deviations`, logged once, and not raised."""
 
         def parse(response: httpx.Response) -> M:
+            request_id = request_id_of(response.headers)
+
             def invalid(path: str, expected: str, received: str) -> ResponseValidationError:
                 return ResponseValidationError(
                     operation=call.operation,
                     status_code=response.status_code,
-                    request_id=response.headers.get(REQUEST_ID_HEADER),
+                    request_id=request_id,
                     model=model.__name__,
                     path=path,
                     expected=expected,
                     received=received,
+                )
+
+            def deviation(path: str, expected: str, received: str, action: str) -> None:
+                self.deviations.note(
+                    call.operation, model.__name__, request_id, path, expected, received, action
                 )
 
             expected_body = f"a JSON {model.__name__} object"
@@ -157,15 +169,10 @@ class Operations:
             except ValueError:  # JSONDecodeError, UnicodeDecodeError
                 kind = response.headers.get("content-type", "no content type")
                 raise invalid("", expected_body, f"text that is not JSON ({kind})") from None
-            from ._response_check import find_mismatch  # loads attrs + the models: first use
-
-            problem = find_mismatch(model, data)
-            if problem is not None:
-                raise invalid(problem.path, problem.expected, problem.received)
             try:
-                return model.from_dict(data)
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a checker gap
-                raise invalid("", expected_body, f"{type(exc).__name__}: {exc}") from exc
+                return read_tolerantly(model, data, deviation)
+            except UnusableBody as exc:
+                raise invalid(exc.path, exc.expected, exc.received) from None
 
         return parse
 
@@ -189,21 +196,26 @@ class Operations:
         from deerapi_videos_generated.models.video import Video
         from deerapi_videos_generated.types import File
 
-        size_value = validate_size(size)
         body = CreateVideoRequest(prompt=validate_prompt(prompt))
-        model_value = validate_model(model)
-        seconds_value = validate_seconds(seconds)
-        image = validate_input_reference(input_reference, size_value)
-        if model_value is not None:
-            body.model = model_value
-        if seconds_value is not None:
-            body.seconds = seconds_value
-        if size_value is not None:
-            body.size = size_value
-        if image is not None:
-            body.input_reference = File(
-                payload=BytesIO(image.content), file_name=image.filename, mime_type=image.mime_type
-            )
+        inputs = validate_create_inputs(
+            model=model, seconds=seconds, size=size, input_reference=input_reference
+        )
+        if inputs.model is not None:
+            body.model = inputs.model
+        if inputs.seconds is not None:
+            body.seconds = inputs.seconds
+        if inputs.size is not None:
+            body.size = inputs.size
+        if inputs.references:
+            # One ``input_reference`` part per image, in order (Veo: first, then last frame).
+            body.input_reference = [
+                File(
+                    payload=BytesIO(image.content),
+                    file_name=image.filename,
+                    mime_type=image.mime_type,
+                )
+                for image in inputs.references
+            ]
         key = self._idempotency_key(idempotency_key, extra_headers)
         kwargs = create_video._get_kwargs(body=body, idempotency_key=key)
         request, call = self._request(
@@ -233,7 +245,7 @@ class Operations:
 
         vid = validate_video_id(video_id)
         body = RemixVideoRequest(prompt=validate_prompt(prompt))
-        model_value = validate_model(model)
+        model_value = validate_remix_model(model)
         if model_value is not None:
             body.model = model_value
         key = self._idempotency_key(idempotency_key, extra_headers)
@@ -335,7 +347,7 @@ class Operations:
             validate_video_id(video_id), variant=validate_variant(variant)
         )
         kwargs["headers"] = {"Accept-Encoding": "identity"}  # byte offsets must be file offsets
-        return self._request(
+        request, call = self._request(
             kwargs,
             is_post=False,
             timeout=timeout,
@@ -343,15 +355,30 @@ class Operations:
             max_retries=max_retries,
             follow_redirects=True,
         )
+        # A video's body may take longer than any per-request timeout: only headers are bound.
+        return request, dataclasses.replace(call, limit_body=False)
 
 
-def next_cursor(page: VideoList, previous: str | None) -> str | None:
-    """The ``after`` for the next page, or None when this was the last page."""
-    if not page.has_more or not page.data:
+def next_cursor(page: VideoList, seen: set[str]) -> str | None:
+    """The ``after`` for the next page, or None when this was the last page.
+
+    ``seen`` holds the cursors already used (the caller's ``after`` included); a cursor seen
+    before means the server's pages cycle, which would never end: an error, not a loop.
+    A page without ``has_more`` (gateways omit it) is followed, as openai-python does, only
+    when it names its ``last_id``.
+    """
+    has_last_id = isinstance(page.last_id, str) and bool(page.last_id)
+    if not page.data or page.has_more is False:
+        return None
+    if page.has_more is not True and not has_last_id:
         return None
     cursor = page.last_id if isinstance(page.last_id, str) and page.last_id else page.data[-1].id
-    if cursor == previous:
-        raise DeerAPIError(f"list pagination did not advance (after={cursor!r} twice)")
+    if cursor in seen:
+        raise DeerAPIError(
+            f"list pagination cycles: the server offered after={cursor!r} again after "
+            f"{len(seen)} page(s); stopping instead of listing forever"
+        )
+    seen.add(cursor)
     return cursor
 
 

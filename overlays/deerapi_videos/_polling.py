@@ -8,7 +8,13 @@ for :meth:`Poller.next_delay`.
   ``cancelled``, ``canceled``) raise it too. Every other status, known or not, keeps polling:
   an unknown word is never taken as "done".
 - The wait honours the server's ``openai-poll-after-ms`` hint when it is a sane number, otherwise
-  starts at 1s and grows x1.5 up to 10s (or is the fixed ``poll_interval``).
+  starts at 1s and grows x1.5 up to 10s (or is the fixed ``poll_interval``). Whatever the hint or
+  the interval, reads are at least :data:`MIN_INTERVAL` apart (retries inside a read too), so a
+  server hinting ``0`` cannot turn polling into a flood of requests.
+- A read that fails in a way waiting can fix (connection errors and timeouts, 429 unless the
+  account is out of quota, 5xx, an unreadable body, and a 404 during ``not_found_grace`` after
+  the job was created: a proxy that has not caught up) does not end the wait: polling goes on
+  with a growing backoff, or the server's ``Retry-After`` however long, within the deadline.
 - ``timeout`` is a real deadline for the whole wait, reads included: no sleep passes it, each read
   runs with its retries inside it (``CallOptions.deadline``: every attempt's timeout is clipped
   to what is left, and no retry wait reaches it). At the deadline, or when it cuts a failing read
@@ -23,7 +29,18 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._errors import DeerAPIError, PollTimeoutError, VideoFailedError
+from ._errors import (
+    APIConnectionError,
+    APIStatusError,
+    DeerAPIError,
+    InternalServerError,
+    NotFoundError,
+    PollTimeoutError,
+    RateLimitError,
+    ResponseValidationError,
+    VideoFailedError,
+)
+from ._retry import NOT_BY_WAITING
 
 if TYPE_CHECKING:  # the generated models load at first use, not at ``import deerapi_videos``
     from deerapi_videos_generated.models.video import Video
@@ -31,6 +48,8 @@ if TYPE_CHECKING:  # the generated models load at first use, not at ``import dee
 __all__ = [
     "DEFAULT_POLL_TIMEOUT",
     "ENDED_WITHOUT_VIDEO",
+    "MIN_INTERVAL",
+    "NOT_FOUND_GRACE",
     "Poller",
     "ensure_not_failed",
     "status_of",
@@ -42,6 +61,8 @@ ENDED_WITHOUT_VIDEO = frozenset({FAILED, "expired", "cancelled", "canceled"})
 POLL_AFTER_HEADER = "openai-poll-after-ms"
 
 DEFAULT_POLL_TIMEOUT = 900.0  # seconds: the deadline of poll and create_and_poll
+MIN_INTERVAL = 0.5  # seconds between reads, at the least, whatever the server hints
+NOT_FOUND_GRACE = 30.0  # seconds after a create during which a 404 is a lagging proxy
 INITIAL_INTERVAL = 1.0
 GROWTH = 1.5
 MAX_INTERVAL = 10.0
@@ -50,6 +71,11 @@ MAX_HINT = 60.0
 
 def status_of(video: Video) -> str:
     return str(video.status).strip().lower()
+
+
+def progress_of(video: Video) -> int | None:
+    """The job's progress, or None when the answer did not carry a usable one."""
+    return video.progress if isinstance(video.progress, int) else None
 
 
 def failure_of(video: Video) -> VideoFailedError:
@@ -88,21 +114,24 @@ class Poller:
         poll_interval: float | None,
         on_progress: Callable[[Video], object] | None,
         started: float,
+        not_found_grace: float = 0.0,
     ) -> None:
         self.video_id = video_id
+        self.not_found_until = started + not_found_grace
+        self.failures = 0
         self.timeout = timeout
         self.deadline = started + timeout
         self.fixed_interval = poll_interval
         self.interval = INITIAL_INTERVAL
         self.on_progress = on_progress
         self.last: Video | None = None
-        self._seen: tuple[str, int] | None = None
+        self._seen: tuple[str, int | None] | None = None
 
     def observe(self, video: Video) -> Video | None:
         """The finished video, or None to keep polling; raises when the job ended badly."""
         self.last = video
         status = status_of(video)
-        seen = (status, video.progress)
+        seen = (status, progress_of(video))
         if seen != self._seen:
             self._seen = seen
             if self.on_progress is not None:
@@ -126,7 +155,36 @@ class Poller:
         else:
             delay = self.interval
             self.interval = min(self.interval * GROWTH, MAX_INTERVAL)
-        return min(delay, remaining)
+        self.failures = 0
+        return min(max(delay, MIN_INTERVAL), remaining)
+
+    def after_failed_read(self, error: DeerAPIError, now: float) -> float:
+        """How long to wait after a read that failed; raises when waiting cannot help.
+
+        Raises ``error`` itself when it is not transient, and :class:`PollTimeoutError` (with
+        ``error`` as its cause) when the wait would pass the deadline.
+        """
+        if not self._transient(error, now):
+            raise error
+        self.failures += 1
+        retry_after = error.retry_after if isinstance(error, APIStatusError) else None
+        if retry_after is not None:
+            delay = retry_after
+        else:
+            delay = min(INITIAL_INTERVAL * GROWTH ** (self.failures - 1), MAX_INTERVAL)
+        delay = max(delay, MIN_INTERVAL)
+        if delay >= self.deadline - now:
+            raise self.timed_out() from error
+        return delay
+
+    def _transient(self, error: DeerAPIError, now: float) -> bool:
+        if isinstance(error, PollTimeoutError | VideoFailedError):
+            return False
+        if isinstance(error, RateLimitError):
+            return error.code not in NOT_BY_WAITING
+        if isinstance(error, NotFoundError):
+            return now < self.not_found_until
+        return isinstance(error, APIConnectionError | InternalServerError | ResponseValidationError)
 
     def left(self, now: float) -> float:
         return self.deadline - now
@@ -137,5 +195,5 @@ class Poller:
 
     def timed_out(self) -> PollTimeoutError:
         status = status_of(self.last) if self.last is not None else "unknown"
-        progress = self.last.progress if self.last is not None else None
+        progress = progress_of(self.last) if self.last is not None else None
         return PollTimeoutError(self.video_id, status, progress, self.timeout)

@@ -1,5 +1,11 @@
 """Check a decoded 2xx body against the generated model's type annotations.
 
+Used two ways: :func:`find_mismatch` reports the first place a body breaks the spec (tests,
+logging), and :func:`field_rules` gives the per-field rules the client's tolerant reader
+(:mod:`._tolerant`) applies one field at a time. The client does not refuse a body because of a
+mismatch: only a body without a usable ``id``/``status`` (the spec's ``required`` fields) is
+unusable. Strictness about everything else belongs to the conformance check.
+
 The generated ``from_dict`` methods ``cast`` without checking: ``{"created_at": "yesterday"}``
 becomes a ``Video`` whose ``created_at`` is a string, and a body missing a required key raises a
 bare ``KeyError``. :func:`find_mismatch` walks the decoded JSON with the annotations of the
@@ -42,8 +48,10 @@ from deerapi_videos_generated.types import Unset
 
 __all__ = [
     "VALUE_CONSTRAINTS",
+    "FieldRule",
     "Mismatch",
     "describe_value",
+    "field_rules",
     "find_mismatch",
     "unknown_annotations",
 ]
@@ -259,7 +267,59 @@ def _allows_unset(tp: object) -> bool:
     return (origin is typing.Union or origin is types.UnionType) and Unset in typing.get_args(tp)
 
 
+@dataclass(frozen=True)
+class FieldRule:
+    """How one field of a generated model is read.
+
+    ``check`` is the full rule (type and value constraint) and ``type_check`` the type alone;
+    ``expected`` / ``type_expected`` say what each wants. ``nested`` is the generated model an
+    object value is (``error`` -> ``VideoError``), ``nested_list`` the model of a list's items
+    (``data`` -> ``Video``). ``integer``: the annotation takes an ``int``.
+    """
+
+    key: str
+    attribute: str
+    required: bool
+    check: Checker
+    type_check: Checker
+    expected: str
+    type_expected: str
+    nested: type | None = None
+    nested_list: type | None = None
+    integer: bool = False
+
+
+def _members(tp: object) -> tuple[object, ...]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        return typing.get_args(tp)
+    return (tp,)
+
+
+def _nested_model(tp: object) -> type | None:
+    for member in _members(tp):
+        if isinstance(member, type) and attrs.has(member):
+            return member
+    return None
+
+
+def _nested_list(tp: object) -> type | None:
+    for member in _members(tp):
+        if typing.get_origin(member) is list:
+            (item,) = typing.get_args(member)
+            if isinstance(item, type) and attrs.has(item):
+                return item
+    return None
+
+
 _MODEL_CHECKERS: dict[type, Checker] = {}
+_FIELD_RULES: dict[type, tuple[FieldRule, ...]] = {}
+
+
+def field_rules(cls: type) -> tuple[FieldRule, ...]:
+    """The rules of every field of the generated model ``cls`` (cached per class)."""
+    _model_checker(cls)
+    return _FIELD_RULES[cls]
 
 
 def _model_checker(cls: type) -> Checker:
@@ -267,21 +327,21 @@ def _model_checker(cls: type) -> Checker:
     cached = _MODEL_CHECKERS.get(cls)
     if cached is not None:
         return cached
-    fields: list[tuple[str, bool, Checker, str]] = []
+    rules: list[FieldRule] = []
     expected_object = f"a {cls.__name__} object"
 
     def check_model(value: object) -> Mismatch | None:
         if type(value) is not dict:
             return Mismatch(expected_object, describe_value(value))
-        for key, required, checker, expected in fields:
-            if key in value:
-                problem = checker(value[key])
-            elif required:
-                problem = Mismatch(expected, "missing")
+        for rule in rules:
+            if rule.key in value:
+                problem = rule.check(value[rule.key])
+            elif rule.required:
+                problem = Mismatch(rule.expected, "missing")
             else:
                 continue
             if problem is not None:
-                problem.segments.append(f".{key}")
+                problem.segments.append(f".{rule.key}")
                 return problem
         return None
 
@@ -294,13 +354,28 @@ def _model_checker(cls: type) -> Checker:
             continue  # extra keys: anything
         tp = hints[attribute.name]
         key = _json_key(attribute)
-        checker, expected = _resolve(tp)
+        type_check, type_expected = _resolve(tp)
+        checker, expected = type_check, type_expected
         constraint = VALUE_CONSTRAINTS.get((cls.__name__, key))
         if constraint is not None:
             checker = _constrained(checker, *constraint)
             expected = constraint[1]
         required = attribute.default is attrs.NOTHING and not _allows_unset(tp)
-        fields.append((key, required, checker, expected))
+        rules.append(
+            FieldRule(
+                key=key,
+                attribute=attribute.name,
+                required=required,
+                check=checker,
+                type_check=type_check,
+                expected=expected,
+                type_expected=type_expected,
+                nested=_nested_model(tp),
+                nested_list=_nested_list(tp),
+                integer=int in _members(tp),
+            )
+        )
+    _FIELD_RULES[cls] = tuple(rules)
     return check_model
 
 

@@ -15,10 +15,15 @@ Rules
   on a 502/504 that is a gateway which cannot know whether the upstream started the job, and we
   cannot verify that the server deduplicates by ``Idempotency-Key``. Paying twice is worse than
   asking the caller to check, so the header cannot turn a job-may-exist outcome into a resend.
+- A 429 whose error code says waiting cannot help (``insufficient_quota`` and the other
+  :data:`NOT_BY_WAITING` codes) is not retried.
+- A POST whose 2xx answer could not be read (the body broke off, or could not be decoded) was
+  accepted: the job exists, so it is ``job_may_exist`` whatever the error.
 - Delay: ``retry-after-ms`` then ``Retry-After`` (seconds or HTTP date) when sane
   (finite, 0 <= x <= ``max_delay``). Longer than ``max_delay``: no retry, the error carries the
-  requested delay. Garbage, negative, infinite or NaN values fall back to the backoff: full jitter
-  over ``min(max_delay, initial_delay * 2**attempt)``.
+  requested delay (``poll`` honours it between reads when its deadline allows). Garbage,
+  negative, infinite or NaN values fall back to the backoff: full jitter over
+  ``min(max_delay, initial_delay * 2**attempt)``.
 - Only a call with a deadline (the reads inside ``poll``) passes ``remaining``: a delay that
   would reach the deadline is not slept (``deadline_reached``); the last error is raised.
   Otherwise the per-call ``timeout`` bounds each attempt, never the retries.
@@ -35,6 +40,9 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 __all__ = [
+    "FATAL_ERRORS",
+    "NOT_BY_WAITING",
+    "NOT_SENT_ERRORS",
     "Outcome",
     "RetryDecision",
     "RetryPolicy",
@@ -60,6 +68,10 @@ FATAL_ERRORS: tuple[type[Exception], ...] = (
     httpx.TooManyRedirects,
     httpx.DecodingError,
 )
+# Error codes of a 429 that no amount of waiting fixes (the account, not the rate).
+NOT_BY_WAITING = frozenset(
+    {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active", "quota_exceeded"}
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,8 @@ class Outcome:
     status_code: int | None = None
     headers: httpx.Headers | None = None
     exception: Exception | None = None
+    error_code: str | None = None  # the error envelope's ``code``, when the body had one
+    after_success: bool = False  # the exception broke off a 2xx answer's body
 
     @property
     def request_never_sent(self) -> bool:
@@ -146,6 +160,8 @@ class RetryPolicy:
     def job_may_exist(self, outcome: Outcome, *, is_post: bool) -> bool:
         if not is_post:
             return False
+        if outcome.after_success or isinstance(outcome.exception, httpx.DecodingError):
+            return True  # an answer arrived (unreadable): the server accepted the POST
         if outcome.exception is not None:
             return not outcome.request_never_sent and not isinstance(
                 outcome.exception, FATAL_ERRORS
@@ -188,6 +204,8 @@ class RetryPolicy:
         else:
             statuses = RETRYABLE_STATUSES_POST if is_post else RETRYABLE_STATUSES_IDEMPOTENT
             wanted = override is True or outcome.status_code in statuses
+            if outcome.status_code == 429 and outcome.error_code in NOT_BY_WAITING:
+                return no(f"{outcome.error_code}: waiting does not help")
         if not wanted:
             return no("not retryable")
         if attempt >= budget:

@@ -1,16 +1,26 @@
 """Input validation and ``input_reference`` normalisation, before anything is sent.
 
 Decisions:
-- ``seconds`` accepts ``"4"``/``"8"``/``"12"``, :class:`VideoSeconds`, and the ints 4/8/12
-  (normalised to the strings the API wants); any other int, and ``bool``, is rejected.
-- ``model`` accepts any non-empty string (known values: ``sora-2``, ``sora-2-pro``): model IDs
-  change over time and the spec allows any.
-- ``input_reference`` accepts a path (``str`` or ``os.PathLike``), ``bytes``, a binary file object,
-  or a ``(filename, bytes | file, mime | None)`` tuple. The content must be JPEG, PNG or WebP by its
-  magic bytes; a given MIME type must match. When ``size`` is given and the image's pixel size can
-  be read from its header (PNG IHDR, WebP VP8/VP8L/VP8X, JPEG SOFn), a mismatch is rejected.
-  The file is read into memory once so every retry sends the same bytes; a seekable file object
-  is put back at its original position, whatever happens.
+- Create and remix are checked against the model table (:mod:`._models`, ``models.json``):
+  a *known* model (``model=None`` means the table's default model, ``sora-2``) must get a
+  ``seconds`` and a ``size`` from its row, at most its number of reference images, and, for
+  Sora 2, references whose pixel size equals the effective size (``size``, or the model's
+  default size when ``size`` is omitted); remixing a model whose row says ``remix: false`` is
+  refused. Each refusal is an :class:`InvalidParameterError` naming the field, the model and the
+  allowed values. An *unknown* model gets only the universal checks below, and the logger
+  ``deerapi_videos`` says once per model id that its parameters were not validated.
+- Universal checks: ``seconds`` is a non-empty string, :class:`VideoSeconds`, or a positive int
+  (converted: ``4`` -> ``"4"``; ``bool`` is refused); ``size`` a non-empty string or
+  :class:`VideoSize`; ``model`` a non-empty string.
+- ``input_reference`` is one reference or a list (or a tuple of several) of them, sent as one
+  ``input_reference`` part each, in order (Veo: first frame, then last frame). A reference is a
+  path (``str`` or ``os.PathLike``), ``bytes``, a binary file object, or a
+  ``(filename, bytes | file[, mime | None])`` tuple (a 2- or 3-tuple whose second item is bytes
+  or a file is always that form, never two references). The content must be JPEG, PNG or WebP
+  by its magic bytes, a given MIME type must match, and it must not exceed the table's
+  ``max_reference_bytes`` (20 MiB). The pixel size, where checked, is read from the header (PNG
+  IHDR, WebP VP8/VP8L/VP8X, JPEG SOFn). Each file is read into memory once so every retry sends
+  the same bytes; a seekable file object is put back at its original position, whatever happens.
 - Text the API receives (``prompt``, ``model``, ``video_id``, the list cursor ``after``) must be
   encodable as UTF-8: a lone surrogate such as ``"\\ud800"`` is refused with an error naming the
   field and the position, never a bare ``UnicodeEncodeError`` from inside httpx.
@@ -20,17 +30,20 @@ Decisions:
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
 import struct
+import threading
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ._errors import InvalidParameterError
+from ._models import ModelSpec, model_table
 
 # The generated enums are imported where they are used, not here: importing any generated module
 # loads the whole generated package (attrs, every model), which ``import deerapi_videos`` avoids.
@@ -38,11 +51,11 @@ if TYPE_CHECKING:
     from deerapi_videos_generated.models.list_order import ListOrder
     from deerapi_videos_generated.models.video_content_variant import VideoContentVariant
     from deerapi_videos_generated.models.video_model import VideoModel
-    from deerapi_videos_generated.models.video_seconds import VideoSeconds
-    from deerapi_videos_generated.models.video_size import VideoSize
 
 __all__ = [
+    "CreateInputs",
     "ImageFile",
+    "validate_create_inputs",
     "validate_headers",
     "validate_idempotency_key",
     "validate_input_reference",
@@ -51,6 +64,7 @@ __all__ = [
     "validate_model",
     "validate_order",
     "validate_prompt",
+    "validate_remix_model",
     "validate_seconds",
     "validate_size",
     "validate_text",
@@ -62,6 +76,7 @@ __all__ = [
 IMAGE_MIME_TYPES = ("image/jpeg", "image/png", "image/webp")
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
+_ID_UNSAFE = frozenset("/\\?#%")
 
 
 def _values(enum: Any) -> tuple[str, ...]:
@@ -148,35 +163,44 @@ def validate_model(model: object) -> VideoModel | str | None:
         return _require_utf8("model", model)
 
 
-def validate_seconds(seconds: object) -> VideoSeconds | None:
+def validate_seconds(seconds: object) -> str | None:
+    """The universal check: a non-empty string, a :class:`VideoSeconds`, or a positive int."""
     from deerapi_videos_generated.models.video_seconds import VideoSeconds
 
     if seconds is None:
         return None
-    allowed = _values(VideoSeconds)
+    if isinstance(seconds, VideoSeconds):
+        return seconds.value
     if isinstance(seconds, bool):
-        raise InvalidParameterError("seconds", "must be a clip length, not a bool", allowed)
+        raise InvalidParameterError(
+            "seconds", "must be a clip length, not a bool", _values(VideoSeconds)
+        )
     if isinstance(seconds, int):
-        seconds = str(seconds)
-    if isinstance(seconds, str):
-        try:
-            return VideoSeconds(seconds)
-        except ValueError:
-            pass
-    raise InvalidParameterError("seconds", f"unknown value {seconds!r}", allowed)
+        if seconds <= 0:
+            raise InvalidParameterError(
+                "seconds", f"must be a positive length, got {seconds}", _values(VideoSeconds)
+            )
+        return str(seconds)
+    if isinstance(seconds, str) and seconds.strip():
+        return _require_utf8("seconds", seconds)
+    raise InvalidParameterError(
+        "seconds", f"must be a clip length as a string, got {seconds!r}", _values(VideoSeconds)
+    )
 
 
-def validate_size(size: object) -> VideoSize | None:
+def validate_size(size: object) -> str | None:
+    """The universal check: a non-empty string or a :class:`VideoSize`."""
     from deerapi_videos_generated.models.video_size import VideoSize
 
     if size is None:
         return None
-    if isinstance(size, str):
-        try:
-            return VideoSize(size)
-        except ValueError:
-            pass
-    raise InvalidParameterError("size", f"unknown value {size!r}", _values(VideoSize))
+    if isinstance(size, VideoSize):
+        return size.value
+    if isinstance(size, str) and size.strip():
+        return _require_utf8("size", size)
+    raise InvalidParameterError(
+        "size", f"must be a size as a string, got {size!r}", _values(VideoSize)
+    )
 
 
 def validate_variant(variant: object) -> VideoContentVariant:
@@ -212,8 +236,25 @@ def validate_limit(limit: object) -> int:
 
 
 def validate_video_id(video_id: object) -> str:
+    """``video_id`` if it addresses exactly ``/v1/videos/{video_id}``.
+
+    ``.`` and ``..`` would be resolved as path steps by servers and proxies (``remix("..")``
+    would POST to ``/v1/remix``), and ``/ \\ ? # %``, whitespace and control characters can be
+    read as path, query or escape syntax on the way: all are refused.
+    """
     if not isinstance(video_id, str) or not video_id.strip():
         raise InvalidParameterError("video_id", f"must be a non-empty string, got {video_id!r}")
+    if video_id in (".", ".."):
+        raise InvalidParameterError("video_id", f"{video_id!r} is a path step, not an id")
+    bad = next(
+        (ch for ch in video_id if ch in _ID_UNSAFE or not ch.isprintable() or ch.isspace()), None
+    )
+    if bad is not None:
+        raise InvalidParameterError(
+            "video_id",
+            f"contains {bad!r}, which cannot appear in a video id "
+            "(no / \\ ? # %, whitespace or control characters)",
+        )
     return _require_utf8("video_id", video_id)
 
 
@@ -354,22 +395,30 @@ def _content_of(value: object) -> bytes:
     )
 
 
-def validate_input_reference(value: object, size: VideoSize | None) -> ImageFile | None:
-    if value is None:
-        return None
+def _is_file_tuple(value: tuple[Any, ...]) -> bool:
+    """Whether a tuple is one ``(filename, content[, mime])`` reference (not several)."""
+    return (
+        len(value) in (2, 3)
+        and (value[0] is None or isinstance(value[0], str))
+        and (isinstance(value[1], bytes | bytearray | memoryview) or hasattr(value[1], "read"))
+    )
+
+
+def _one_reference(value: object, item: str, limit: int) -> ImageFile:
+    """One reference, read and checked; ``item`` prefixes messages (``"item 2 of 2: "``)."""
+    where = "input_reference"
     given_name: str | None = None
     given_mime: str | None = None
     if isinstance(value, tuple):
         if len(value) not in (2, 3):
             raise InvalidParameterError(
-                "input_reference",
-                "a tuple must be (filename, content) or (filename, content, mime)",
+                where, f"{item}a tuple must be (filename, content) or (filename, content, mime)"
             )
         given_name = value[0] if isinstance(value[0], str) else None
         given_mime = value[2] if len(value) == 3 else None
         if given_mime is not None and given_mime not in IMAGE_MIME_TYPES:
             raise InvalidParameterError(
-                "input_reference", f"unsupported MIME type {given_mime!r}", IMAGE_MIME_TYPES
+                where, f"{item}unsupported MIME type {given_mime!r}", IMAGE_MIME_TYPES
             )
         content = _content_of(value[1])
     elif isinstance(value, str | os.PathLike):
@@ -378,7 +427,7 @@ def validate_input_reference(value: object, size: VideoSize | None) -> ImageFile
             content = path.read_bytes()
         except OSError as exc:
             raise InvalidParameterError(
-                "input_reference", f"cannot read file {str(path)!r}: {exc.strerror or exc}"
+                where, f"{item}cannot read file {str(path)!r}: {exc.strerror or exc}"
             ) from None
         given_name = path.name
     else:
@@ -388,20 +437,142 @@ def validate_input_reference(value: object, size: VideoSize | None) -> ImageFile
     mime = sniff_image(content)
     if mime is None:
         raise InvalidParameterError(
-            "input_reference",
-            "is not a JPEG, PNG or WebP image (checked by its first bytes)",
+            where,
+            f"{item}is not a JPEG, PNG or WebP image (checked by its first bytes)",
             IMAGE_MIME_TYPES,
         )
     if given_mime is not None and given_mime != mime:
         raise InvalidParameterError(
-            "input_reference", f"MIME type {given_mime!r} given but the content is {mime}"
+            where, f"{item}MIME type {given_mime!r} given but the content is {mime}"
         )
-    if size is not None:
-        pixels = image_pixel_size(content, mime)
-        if pixels is not None and f"{pixels[0]}x{pixels[1]}" != size.value:
-            raise InvalidParameterError(
-                "input_reference",
-                f"image is {pixels[0]}x{pixels[1]} pixels but size={size.value!r}; "
-                "the first frame must match the video size",
-            )
+    if len(content) > limit:
+        raise InvalidParameterError(
+            where,
+            f"{item}is {len(content)} bytes; a reference image may have at most {limit} bytes",
+        )
     return ImageFile(content, _safe_filename(given_name or "", mime), mime)
+
+
+def validate_input_reference(value: object) -> tuple[ImageFile, ...]:
+    """The universal check of ``input_reference``: every reference, read and sniffed, in order.
+
+    One reference, or a list (or a tuple that is not a file tuple) of them; None or an empty list
+    gives no reference. Errors say which reference (``item 2 of 2``) when there are several.
+    """
+    if value is None:
+        return ()
+    limit = model_table().max_reference_bytes
+    items: Sequence[object]
+    if isinstance(value, list) or (isinstance(value, tuple) and not _is_file_tuple(value)):
+        items = value
+    else:
+        return (_one_reference(value, "input_reference", limit),)
+    if len(items) == 1:
+        return (_one_reference(items[0], "input_reference", limit),)
+    return tuple(
+        _one_reference(item, f"input_reference[{index}]", limit) for index, item in enumerate(items)
+    )
+
+
+# --- the model table --------------------------------------------------------------------------
+
+_logger = logging.getLogger("deerapi_videos")
+_unvalidated: set[str] = set()
+_unvalidated_lock = threading.Lock()
+
+
+def _note_unvalidated(model: str) -> None:
+    """Say once per model id (per process) that its parameters were sent unchecked."""
+    with _unvalidated_lock:
+        if model in _unvalidated:
+            return
+        _unvalidated.add(model)
+    _logger.info(
+        "model %r is not in the model table: its seconds, size and input_reference were sent "
+        "as given, not validated (the server decides)",
+        model,
+    )
+
+
+def _model_name(spec: ModelSpec, given: str | None) -> str:
+    if given is None:
+        return f"model {spec.id!r} (the default when model is omitted)"
+    return f"model {spec.id!r}"
+
+
+@dataclass(frozen=True)
+class CreateInputs:
+    """A create's checked inputs: plain strings, the references in order, and the model's row
+    (None for a model the table does not know)."""
+
+    model: VideoModel | str | None
+    seconds: str | None
+    size: str | None
+    references: tuple[ImageFile, ...]
+    spec: ModelSpec | None
+
+
+def validate_create_inputs(
+    *, model: object, seconds: object, size: object, input_reference: object
+) -> CreateInputs:
+    """Check a create's model, seconds, size and references: universally, then against the
+    model's row of the table when the model is known."""
+    model_value = validate_model(model)
+    seconds_value = validate_seconds(seconds)
+    size_value = validate_size(size)
+    references = validate_input_reference(input_reference)
+    given = None if model_value is None else str(getattr(model_value, "value", model_value))
+    spec = model_table().get(given)
+    if spec is None:
+        assert given is not None  # the default model always has a row
+        _note_unvalidated(given)
+        return CreateInputs(model_value, seconds_value, size_value, references, None)
+    name = _model_name(spec, given)
+    if seconds_value is not None and seconds_value not in spec.seconds:
+        raise InvalidParameterError(
+            "seconds", f"{seconds_value!r} is not a length {name} takes", spec.seconds
+        )
+    if size_value is not None and size_value not in spec.sizes:
+        raise InvalidParameterError(
+            "size", f"{size_value!r} is not a size {name} takes", spec.sizes
+        )
+    if len(references) > spec.max_references:
+        frames = " (first and last frame)" if spec.max_references == 2 else ""
+        raise InvalidParameterError(
+            "input_reference",
+            f"{name} takes at most {spec.max_references} reference image(s){frames}, "
+            f"got {len(references)}",
+        )
+    if spec.reference_matches_size:
+        effective = size_value if size_value is not None else spec.default_size
+        for index, image in enumerate(references):
+            pixels = image_pixel_size(image.content, image.mime_type)
+            if pixels is not None and f"{pixels[0]}x{pixels[1]}" != effective:
+                whose = (
+                    f"size={effective!r}"
+                    if size_value is not None
+                    else f"the default size {effective!r} (size was omitted)"
+                )
+                item = "" if len(references) == 1 else f"item {index + 1} of {len(references)}: "
+                raise InvalidParameterError(
+                    "input_reference",
+                    f"{item}image is {pixels[0]}x{pixels[1]} pixels but {name} needs it to match "
+                    f"{whose}: the first frame must match the video size",
+                    (effective,),
+                )
+    return CreateInputs(model_value, seconds_value, size_value, references, spec)
+
+
+def validate_remix_model(model: object) -> VideoModel | str | None:
+    """``model`` for a remix: refused when the table knows it and says it cannot be remixed."""
+    model_value = validate_model(model)
+    if model_value is None:
+        return None
+    given = str(getattr(model_value, "value", model_value))
+    spec = model_table().get(given)
+    if spec is not None and not spec.remix:
+        remixable = tuple(m for m, row in model_table().models.items() if row.remix)
+        raise InvalidParameterError(
+            "model", f"model {spec.id!r} ({spec.family}) cannot be remixed", remixable
+        )
+    return model_value

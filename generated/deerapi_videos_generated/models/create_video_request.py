@@ -23,21 +23,31 @@ class CreateVideoRequest:
     """
     Attributes:
         prompt (str): What the video shows.
-        model (str | Unset | VideoModel): The model to use. The known IDs are listed in `VideoModel`; model availability
-            changes
-            over time, so any other non-empty string is accepted too.
-        seconds (VideoSeconds | Unset): Clip length in seconds, as a string.
-        size (VideoSize | Unset): Output resolution, `WIDTHxHEIGHT`.
-        input_reference (File | Unset): An image (JPEG, PNG or WebP) used as the first frame. Its pixel size should
-            match
-            `size`. Sent as a file part with a file name and MIME type.
+        model (str | Unset | VideoModel): The model to use; `sora-2` when omitted. The known IDs are listed in
+            `VideoModel` (and
+            described in `x-deerapi-models`); model availability changes over time, so any other
+            non-empty string is accepted too.
+        seconds (str | Unset | VideoSeconds): Clip length in seconds, as a string. Known models take the values their
+            row of
+            `x-deerapi-models` lists (`VideoSeconds` holds them all); other models may take
+            others. The model's default (`default_seconds`) when omitted.
+        size (str | Unset | VideoSize): Output size: `WIDTHxHEIGHT` for Sora 2 (`720x1280`), an aspect ratio for Veo 3
+            (`16x9`). Known models take the values their row of `x-deerapi-models` lists
+            (`VideoSize` holds them all); other models may take others. The model's default
+            (`default_size`) when omitted.
+        input_reference (list[File] | Unset): Reference images (JPEG, PNG or WebP), one file part each, all named
+            `input_reference`. Sora 2 takes one, used as the first frame, whose pixel size must
+            equal the video's size (`size`, or the model's default size when `size` is omitted).
+            Veo 3 takes up to two, in order: the first frame, then the last frame; their pixel
+            size is free. Each part carries a file name and its image MIME type. (No
+            `minItems`: an empty array is no part at all, the same request as no references.)
     """
 
     prompt: str
     model: str | Unset | VideoModel = UNSET
-    seconds: VideoSeconds | Unset = UNSET
-    size: VideoSize | Unset = UNSET
-    input_reference: File | Unset = UNSET
+    seconds: str | Unset | VideoSeconds = UNSET
+    size: str | Unset | VideoSize = UNSET
+    input_reference: list[File] | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         prompt = self.prompt
@@ -50,17 +60,29 @@ class CreateVideoRequest:
         else:
             model = self.model
 
-        seconds: str | Unset = UNSET
-        if not isinstance(self.seconds, Unset):
+        seconds: str | Unset
+        if isinstance(self.seconds, Unset):
+            seconds = UNSET
+        elif isinstance(self.seconds, VideoSeconds):
             seconds = self.seconds.value
+        else:
+            seconds = self.seconds
 
-        size: str | Unset = UNSET
-        if not isinstance(self.size, Unset):
+        size: str | Unset
+        if isinstance(self.size, Unset):
+            size = UNSET
+        elif isinstance(self.size, VideoSize):
             size = self.size.value
+        else:
+            size = self.size
 
-        input_reference: FileTypes | Unset = UNSET
+        input_reference: list[FileTypes] | Unset = UNSET
         if not isinstance(self.input_reference, Unset):
-            input_reference = self.input_reference.to_tuple()
+            input_reference = []
+            for input_reference_item_data in self.input_reference:
+                input_reference_item = input_reference_item_data.to_tuple()
+
+                input_reference.append(input_reference_item)
 
         field_dict: dict[str, Any] = {}
 
@@ -92,13 +114,20 @@ class CreateVideoRequest:
                 files.append(("model", (None, str(self.model).encode(), "text/plain")))
 
         if not isinstance(self.seconds, Unset):
-            files.append(("seconds", (None, str(self.seconds.value).encode(), "text/plain")))
+            if isinstance(self.seconds, VideoSeconds):
+                files.append(("seconds", (None, str(self.seconds.value).encode(), "text/plain")))
+            else:
+                files.append(("seconds", (None, str(self.seconds).encode(), "text/plain")))
 
         if not isinstance(self.size, Unset):
-            files.append(("size", (None, str(self.size.value).encode(), "text/plain")))
+            if isinstance(self.size, VideoSize):
+                files.append(("size", (None, str(self.size.value).encode(), "text/plain")))
+            else:
+                files.append(("size", (None, str(self.size).encode(), "text/plain")))
 
         if not isinstance(self.input_reference, Unset):
-            files.append(("input_reference", self.input_reference.to_tuple()))
+            for input_reference_item_element in self.input_reference:
+                files.append(("input_reference", input_reference_item_element.to_tuple()))
 
         return files
 
@@ -122,26 +151,44 @@ class CreateVideoRequest:
 
         model = _parse_model(d.pop("model", UNSET))
 
-        _seconds = d.pop("seconds", UNSET)
-        seconds: VideoSeconds | Unset
-        if isinstance(_seconds, Unset):
-            seconds = UNSET
-        else:
-            seconds = VideoSeconds(_seconds)
+        def _parse_seconds(data: object) -> str | Unset | VideoSeconds:
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                seconds_type_0 = VideoSeconds(data)
 
-        _size = d.pop("size", UNSET)
-        size: VideoSize | Unset
-        if isinstance(_size, Unset):
-            size = UNSET
-        else:
-            size = VideoSize(_size)
+                return seconds_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(str | Unset | VideoSeconds, data)
+
+        seconds = _parse_seconds(d.pop("seconds", UNSET))
+
+        def _parse_size(data: object) -> str | Unset | VideoSize:
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                size_type_0 = VideoSize(data)
+
+                return size_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(str | Unset | VideoSize, data)
+
+        size = _parse_size(d.pop("size", UNSET))
 
         _input_reference = d.pop("input_reference", UNSET)
-        input_reference: File | Unset
-        if isinstance(_input_reference, Unset):
-            input_reference = UNSET
-        else:
-            input_reference = File(payload=BytesIO(_input_reference))
+        input_reference: list[File] | Unset = UNSET
+        if _input_reference is not UNSET:
+            input_reference = []
+            for input_reference_item_data in _input_reference:
+                input_reference_item = File(payload=BytesIO(input_reference_item_data))
+
+                input_reference.append(input_reference_item)
 
         create_video_request = cls(
             prompt=prompt,

@@ -9,39 +9,44 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..types import UNSET, Unset
+
 T = TypeVar("T", bound="DeletedVideo")
 
 
 @_attrs_define
 class DeletedVideo:
-    """
-    Attributes:
-        id (str):
-        object_ (str): Always `video.deleted`.
-        deleted (bool):
+    """The answer to a deletion. `object` (`video.deleted`) is expected too
+    (`x-deerapi-expected-fields`) but not needed.
+
+        Attributes:
+            id (str):
+            deleted (bool):
+            object_ (str | Unset): Always `video.deleted`.
     """
 
     id: str
-    object_: str
     deleted: bool
+    object_: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         id = self.id
 
-        object_ = self.object_
-
         deleted = self.deleted
+
+        object_ = self.object_
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
                 "id": id,
-                "object": object_,
                 "deleted": deleted,
             }
         )
+        if object_ is not UNSET:
+            field_dict["object"] = object_
 
         return field_dict
 
@@ -50,14 +55,14 @@ class DeletedVideo:
         d = dict(src_dict)
         id = d.pop("id")
 
-        object_ = d.pop("object")
-
         deleted = d.pop("deleted")
+
+        object_ = d.pop("object", UNSET)
 
         deleted_video = cls(
             id=id,
-            object_=object_,
             deleted=deleted,
+            object_=object_,
         )
 
         deleted_video.additional_properties = d

@@ -19,9 +19,10 @@ class RemixVideoRequest:
     """
     Attributes:
         prompt (str): How to change the completed video.
-        model (str | Unset | VideoModel): The model to use. The known IDs are listed in `VideoModel`; model availability
-            changes
-            over time, so any other non-empty string is accepted too.
+        model (str | Unset | VideoModel): The model to use; `sora-2` when omitted. The known IDs are listed in
+            `VideoModel` (and
+            described in `x-deerapi-models`); model availability changes over time, so any other
+            non-empty string is accepted too.
     """
 
     prompt: str

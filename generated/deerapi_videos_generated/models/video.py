@@ -22,38 +22,46 @@ T = TypeVar("T", bound="Video")
 
 @_attrs_define
 class Video:
-    """A video job. Extra fields a server adds are kept, unknown `status` and `model` values
-    parse as plain strings.
+    """A video job. Only `id` and `status` are required: they are all a client needs, and
+    gateways leave out fields that are empty (new-api omits `seconds`, `size`,
+    `completed_at`, `expires_at`, `error` when unset). `x-deerapi-expected-fields` lists
+    what DeerAPI's pages say is always sent; the conformance check reports a response
+    without one of them as drift. Extra fields a server adds are kept; unknown `status`
+    and `model` values parse as plain strings.
 
         Attributes:
             id (str):
-            object_ (str): Always `video` on OpenAI-compatible servers.
-            created_at (int): Unix time (seconds) the job was created.
             status (str | VideoStatus): The job's state. Known values are in `VideoStatus`; proxies may send others
-                (`expired`, a provider's pending word), which are kept as strings.
-            model (str | VideoModel): The model ID, known (`VideoModel`) or not.
-            progress (int): Percent done.
-            seconds (str): Clip length in seconds (`VideoSeconds` values; kept as sent).
-            size (str): Output resolution (`VideoSize` values; kept as sent).
-            completed_at (int | None | Unset): Unix time (seconds) the job finished; null until then.
-            error (None | Unset | VideoError): Why the job failed; null unless `status` is `failed`.
-            expires_at (int | None | Unset): Unix time (seconds) after which the content is deleted; null until known.
+                (`expired`, `unknown`, a provider's pending word), which are kept as strings.
+            object_ (str | Unset): Always `video` on OpenAI-compatible servers.
+            created_at (int | Unset): Unix time (seconds) the job was created.
+            completed_at (int | None | Unset): Unix time (seconds) the job finished; null (or absent) until then.
+            error (None | Unset | VideoError): Why the job failed; null (or absent) unless `status` is `failed`.
+            expires_at (int | None | Unset): Unix time (seconds) after which the content is deleted and downloads answer 404
+                or
+                410; null (or absent) until known. Veo 3: one hour after `completed_at` (DeerAPI's
+                example); Sora 2: as the server says.
+            model (str | Unset | VideoModel): The model ID, known (`VideoModel`) or not.
+            progress (int | Unset): Percent done, an integer from 0 to 100 on DeerAPI (OpenAI's schema sets no bound;
+                some gateways send a float).
             remixed_from_video_id (None | str | Unset): The source video's id for a remix; null otherwise.
+            seconds (str | Unset): Clip length in seconds (`VideoSeconds` values; kept as sent).
+            size (str | Unset): Output size (`VideoSize` values; kept as sent).
             prompt (None | str | Unset): The prompt, as some OpenAI-compatible servers echo it.
     """
 
     id: str
-    object_: str
-    created_at: int
     status: str | VideoStatus
-    model: str | VideoModel
-    progress: int
-    seconds: str
-    size: str
+    object_: str | Unset = UNSET
+    created_at: int | Unset = UNSET
     completed_at: int | None | Unset = UNSET
     error: None | Unset | VideoError = UNSET
     expires_at: int | None | Unset = UNSET
+    model: str | Unset | VideoModel = UNSET
+    progress: int | Unset = UNSET
     remixed_from_video_id: None | str | Unset = UNSET
+    seconds: str | Unset = UNSET
+    size: str | Unset = UNSET
     prompt: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -62,27 +70,15 @@ class Video:
 
         id = self.id
 
-        object_ = self.object_
-
-        created_at = self.created_at
-
         status: str
         if isinstance(self.status, VideoStatus):
             status = self.status.value
         else:
             status = self.status
 
-        model: str
-        if isinstance(self.model, VideoModel):
-            model = self.model.value
-        else:
-            model = self.model
+        object_ = self.object_
 
-        progress = self.progress
-
-        seconds = self.seconds
-
-        size = self.size
+        created_at = self.created_at
 
         completed_at: int | None | Unset
         if isinstance(self.completed_at, Unset):
@@ -104,11 +100,25 @@ class Video:
         else:
             expires_at = self.expires_at
 
+        model: str | Unset
+        if isinstance(self.model, Unset):
+            model = UNSET
+        elif isinstance(self.model, VideoModel):
+            model = self.model.value
+        else:
+            model = self.model
+
+        progress = self.progress
+
         remixed_from_video_id: None | str | Unset
         if isinstance(self.remixed_from_video_id, Unset):
             remixed_from_video_id = UNSET
         else:
             remixed_from_video_id = self.remixed_from_video_id
+
+        seconds = self.seconds
+
+        size = self.size
 
         prompt: None | str | Unset
         if isinstance(self.prompt, Unset):
@@ -121,23 +131,29 @@ class Video:
         field_dict.update(
             {
                 "id": id,
-                "object": object_,
-                "created_at": created_at,
                 "status": status,
-                "model": model,
-                "progress": progress,
-                "seconds": seconds,
-                "size": size,
             }
         )
+        if object_ is not UNSET:
+            field_dict["object"] = object_
+        if created_at is not UNSET:
+            field_dict["created_at"] = created_at
         if completed_at is not UNSET:
             field_dict["completed_at"] = completed_at
         if error is not UNSET:
             field_dict["error"] = error
         if expires_at is not UNSET:
             field_dict["expires_at"] = expires_at
+        if model is not UNSET:
+            field_dict["model"] = model
+        if progress is not UNSET:
+            field_dict["progress"] = progress
         if remixed_from_video_id is not UNSET:
             field_dict["remixed_from_video_id"] = remixed_from_video_id
+        if seconds is not UNSET:
+            field_dict["seconds"] = seconds
+        if size is not UNSET:
+            field_dict["size"] = size
         if prompt is not UNSET:
             field_dict["prompt"] = prompt
 
@@ -149,10 +165,6 @@ class Video:
 
         d = dict(src_dict)
         id = d.pop("id")
-
-        object_ = d.pop("object")
-
-        created_at = d.pop("created_at")
 
         def _parse_status(data: object) -> str | VideoStatus:
             try:
@@ -167,24 +179,9 @@ class Video:
 
         status = _parse_status(d.pop("status"))
 
-        def _parse_model(data: object) -> str | VideoModel:
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                model_type_0 = VideoModel(data)
+        object_ = d.pop("object", UNSET)
 
-                return model_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(str | VideoModel, data)
-
-        model = _parse_model(d.pop("model"))
-
-        progress = d.pop("progress")
-
-        seconds = d.pop("seconds")
-
-        size = d.pop("size")
+        created_at = d.pop("created_at", UNSET)
 
         def _parse_completed_at(data: object) -> int | None | Unset:
             if data is None:
@@ -221,6 +218,23 @@ class Video:
 
         expires_at = _parse_expires_at(d.pop("expires_at", UNSET))
 
+        def _parse_model(data: object) -> str | Unset | VideoModel:
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                model_type_0 = VideoModel(data)
+
+                return model_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(str | Unset | VideoModel, data)
+
+        model = _parse_model(d.pop("model", UNSET))
+
+        progress = d.pop("progress", UNSET)
+
         def _parse_remixed_from_video_id(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -229,6 +243,10 @@ class Video:
             return cast(None | str | Unset, data)
 
         remixed_from_video_id = _parse_remixed_from_video_id(d.pop("remixed_from_video_id", UNSET))
+
+        seconds = d.pop("seconds", UNSET)
+
+        size = d.pop("size", UNSET)
 
         def _parse_prompt(data: object) -> None | str | Unset:
             if data is None:
@@ -241,17 +259,17 @@ class Video:
 
         video = cls(
             id=id,
+            status=status,
             object_=object_,
             created_at=created_at,
-            status=status,
-            model=model,
-            progress=progress,
-            seconds=seconds,
-            size=size,
             completed_at=completed_at,
             error=error,
             expires_at=expires_at,
+            model=model,
+            progress=progress,
             remixed_from_video_id=remixed_from_video_id,
+            seconds=seconds,
+            size=size,
             prompt=prompt,
         )
 

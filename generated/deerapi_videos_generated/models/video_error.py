@@ -9,48 +9,52 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..types import UNSET, Unset
+
 T = TypeVar("T", bound="VideoError")
 
 
 @_attrs_define
 class VideoError:
-    """Why a job failed.
+    """Why a job failed. OpenAI and DeerAPI send `code` and `message`
+    (`x-deerapi-expected-fields`); gateways may leave `code` out.
 
-    Attributes:
-        code (str):
-        message (str):
+        Attributes:
+            message (str):
+            code (str | Unset):
     """
 
-    code: str
     message: str
+    code: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        code = self.code
-
         message = self.message
+
+        code = self.code
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
-                "code": code,
                 "message": message,
             }
         )
+        if code is not UNSET:
+            field_dict["code"] = code
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        code = d.pop("code")
-
         message = d.pop("message")
 
+        code = d.pop("code", UNSET)
+
         video_error = cls(
-            code=code,
             message=message,
+            code=code,
         )
 
         video_error.additional_properties = d

@@ -20,31 +20,32 @@ T = TypeVar("T", bound="VideoList")
 
 @_attrs_define
 class VideoList:
-    """
-    Attributes:
-        object_ (str): Always `list`.
-        data (list[Video]):
-        has_more (bool):
-        first_id (None | str | Unset):
-        last_id (None | str | Unset):
+    """One page of jobs. Only `data` is required: OpenAI's list schema also requires
+    `object`, `first_id`, `last_id` and `has_more` (`x-deerapi-expected-fields`), but a
+    client can page without them; the conformance check reports their absence as drift.
+
+        Attributes:
+            data (list[Video]):
+            object_ (str | Unset): Always `list`.
+            first_id (None | str | Unset):
+            last_id (None | str | Unset):
+            has_more (bool | Unset):
     """
 
-    object_: str
     data: list[Video]
-    has_more: bool
+    object_: str | Unset = UNSET
     first_id: None | str | Unset = UNSET
     last_id: None | str | Unset = UNSET
+    has_more: bool | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        object_ = self.object_
-
         data = []
         for data_item_data in self.data:
             data_item = data_item_data.to_dict()
             data.append(data_item)
 
-        has_more = self.has_more
+        object_ = self.object_
 
         first_id: None | str | Unset
         if isinstance(self.first_id, Unset):
@@ -58,19 +59,23 @@ class VideoList:
         else:
             last_id = self.last_id
 
+        has_more = self.has_more
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
-                "object": object_,
                 "data": data,
-                "has_more": has_more,
             }
         )
+        if object_ is not UNSET:
+            field_dict["object"] = object_
         if first_id is not UNSET:
             field_dict["first_id"] = first_id
         if last_id is not UNSET:
             field_dict["last_id"] = last_id
+        if has_more is not UNSET:
+            field_dict["has_more"] = has_more
 
         return field_dict
 
@@ -79,8 +84,6 @@ class VideoList:
         from ..models.video import Video  # noqa: PLC0415
 
         d = dict(src_dict)
-        object_ = d.pop("object")
-
         data = []
         _data = d.pop("data")
         for data_item_data in _data:
@@ -88,7 +91,7 @@ class VideoList:
 
             data.append(data_item)
 
-        has_more = d.pop("has_more")
+        object_ = d.pop("object", UNSET)
 
         def _parse_first_id(data: object) -> None | str | Unset:
             if data is None:
@@ -108,12 +111,14 @@ class VideoList:
 
         last_id = _parse_last_id(d.pop("last_id", UNSET))
 
+        has_more = d.pop("has_more", UNSET)
+
         video_list = cls(
-            object_=object_,
             data=data,
-            has_more=has_more,
+            object_=object_,
             first_id=first_id,
             last_id=last_id,
+            has_more=has_more,
         )
 
         video_list.additional_properties = d

@@ -6,7 +6,13 @@ from enum import StrEnum
 
 class VideoModel(StrEnum):
     SORA_2 = "sora-2"
+    SORA_2_2025_10_06 = "sora-2-2025-10-06"
+    SORA_2_2025_12_08 = "sora-2-2025-12-08"
     SORA_2_PRO = "sora-2-pro"
+    SORA_2_PRO_2025_10_06 = "sora-2-pro-2025-10-06"
+    VEO3 = "veo3"
+    VEO3_1 = "veo3.1"
+    VEO3_1_PRO = "veo3.1-pro"
 
     def __str__(self) -> str:
         return str(self.value)

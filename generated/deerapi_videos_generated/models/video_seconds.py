@@ -7,6 +7,7 @@ from enum import StrEnum
 class VideoSeconds(StrEnum):
     SECONDS_12 = "12"
     SECONDS_4 = "4"
+    SECONDS_6 = "6"
     SECONDS_8 = "8"
 
     def __str__(self) -> str:

@@ -7,8 +7,10 @@ from enum import StrEnum
 class VideoSize(StrEnum):
     SIZE_1024X1792 = "1024x1792"
     SIZE_1280X720 = "1280x720"
+    SIZE_16X9 = "16x9"
     SIZE_1792X1024 = "1792x1024"
     SIZE_720X1280 = "720x1280"
+    SIZE_9X16 = "9x16"
 
     def __str__(self) -> str:
         return str(self.value)

@@ -20,10 +20,19 @@ from typing import TYPE_CHECKING, Self, TypeVar
 import httpx
 
 from .. import _clock
+from .._boundary import guarded, note_idempotency_key, note_video_id
 from .._concurrency import arun_blocking
 from .._config import ClientConfig, TimeoutTypes
+from .._deadline import install as install_time_limits
 from .._download import WRITE_BLOCK, DownloadState, ProgressCallback
-from .._errors import APIConnectionError, ConflictError
+from .._errors import (
+    APIConnectionError,
+    APIStatusError,
+    ConflictError,
+    ContentExpiredError,
+    DeerAPIError,
+)
+from .._expiry import could_be_expiry, expired_content_error
 from .._operations import (
     Operations,
     Prepared,
@@ -32,7 +41,13 @@ from .._operations import (
     generated_client,
     next_cursor,
 )
-from .._polling import DEFAULT_POLL_TIMEOUT, Poller, ensure_not_failed
+from .._polling import (
+    DEFAULT_POLL_TIMEOUT,
+    MIN_INTERVAL,
+    NOT_FOUND_GRACE,
+    Poller,
+    ensure_not_failed,
+)
 from .._validation import (
     validate_limit,
     validate_order,
@@ -46,6 +61,8 @@ if TYPE_CHECKING:  # the generated layer loads when a client is constructed, not
     from deerapi_videos_generated.client import AuthenticatedClient
     from deerapi_videos_generated.models.deleted_video import DeletedVideo
     from deerapi_videos_generated.models.video import Video
+
+    from .._tolerant import ResponseDeviation
 
 __all__ = ["AsyncDeerAPI", "AsyncVideos"]
 
@@ -70,10 +87,12 @@ class AsyncVideos:
         self._client = client
         self._ops = client._ops
         self._requester = client._requester
+        self._redact = client._config.redact  # for the boundary (see _boundary.guarded)
 
     async def _send(self, prepared: Prepared[Video]) -> Video:
         return await self._requester.send(prepared.request, prepared.call, _reader(prepared.parse))
 
+    @guarded
     async def create(
         self,
         *,
@@ -91,11 +110,17 @@ class AsyncVideos:
 
         Args:
             prompt: what the video shows.
-            model: the model id; the API's default when None.
-            seconds: the length, ``"4"``, ``"8"`` or ``"12"`` (the ints are converted).
-            size: ``"WIDTHxHEIGHT"``, one of the sizes the model accepts.
-            input_reference: an image (path, bytes, binary file or ``(name, bytes, type)``)
-                used as the first frame; its pixels must match ``size``.
+            model: the model id (``sora-2`` when None). A model in the model table
+                (``deerapi_videos.model_table``) is validated against its row before sending;
+                another id is sent as given.
+            seconds: the length as a string, e.g. ``"4"`` (an int is converted); one the
+                model takes.
+            size: ``"WIDTHxHEIGHT"`` (Sora 2) or an aspect ratio such as ``"16x9"`` (Veo 3);
+                one the model takes.
+            input_reference: an image (path, bytes, binary file or ``(name, bytes, type)``),
+                or a list of them sent as repeated parts: Sora 2 takes one first frame whose
+                pixels must match the size (``size`` or the model's default); Veo 3 up to two,
+                first and last frame.
             idempotency_key: sent as ``Idempotency-Key``; one is generated when None.
             timeout: per-attempt request timeout, overriding the client's.
             extra_headers: headers added to this request.
@@ -121,8 +146,17 @@ class AsyncVideos:
             extra_headers=extra_headers,
             max_retries=max_retries,
         )
-        return await self._send(prepared)
+        return await self._send_post(prepared)
 
+    async def _send_post(self, prepared: Prepared[Video]) -> Video:
+        """Send a create or remix; from its success on, every error names the new job."""
+        if prepared.call.idempotency_key is not None:
+            note_idempotency_key(prepared.call.idempotency_key)
+        video = await self._send(prepared)
+        note_video_id(video.id)
+        return video
+
+    @guarded
     async def retrieve(
         self,
         video_id: str,
@@ -150,6 +184,7 @@ class AsyncVideos:
         prepared = self._ops.retrieve(
             video_id, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
         )
+        note_video_id(video_id)
         return await self._send(prepared)
 
     async def _poll_read(
@@ -165,7 +200,10 @@ class AsyncVideos:
             video_id, timeout=None, extra_headers=extra_headers, max_retries=max_retries
         )
         call = dataclasses.replace(
-            prepared.call, deadline=poller.deadline, on_deadline=poller.on_deadline
+            prepared.call,
+            deadline=poller.deadline,
+            on_deadline=poller.on_deadline,
+            min_delay=MIN_INTERVAL,
         )
 
         async def handle(response: httpx.Response) -> tuple[Video, httpx.Headers]:
@@ -174,6 +212,7 @@ class AsyncVideos:
 
         return await self._requester.send(prepared.request, call, handle)
 
+    @guarded
     async def poll(
         self,
         video_id: str,
@@ -206,25 +245,54 @@ class AsyncVideos:
             PollTimeoutError: the deadline passed (also when it cut a failing read short; the
                 failure is its ``__cause__``).
         """
+        return await self._poll(
+            video_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            on_progress=on_progress,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
+
+    async def _poll(
+        self,
+        video_id: str,
+        *,
+        timeout: float,
+        poll_interval: float | None,
+        on_progress: Callable[[Video], object] | None,
+        extra_headers: Mapping[str, str] | None,
+        max_retries: int | None,
+        not_found_grace: float = 0.0,
+    ) -> Video:
         vid = validate_video_id(video_id)
+        note_video_id(vid)
         poller = Poller(
             vid,
             timeout=validate_timeout(timeout),
             poll_interval=None if poll_interval is None else validate_timeout(poll_interval),
             on_progress=on_progress,
             started=_clock.now(),
+            not_found_grace=not_found_grace,
         )
         while True:
             if poller.left(_clock.now()) <= 0:
                 raise poller.timed_out()
-            video, headers = await self._poll_read(
-                vid, poller, extra_headers=extra_headers, max_retries=max_retries
-            )
+            try:
+                video, headers = await self._poll_read(
+                    vid, poller, extra_headers=extra_headers, max_retries=max_retries
+                )
+            except DeerAPIError as exc:
+                # A read that waiting can fix (a lagging proxy, a 429, a 5xx) does not end the
+                # wait; after_failed_read raises what it cannot fix, or at the deadline.
+                await _clock.asleep(poller.after_failed_read(exc, _clock.now()))
+                continue
             done = poller.observe(video)
             if done is not None:
                 return done
             await _clock.asleep(poller.next_delay(headers, _clock.now()))
 
+    @guarded
     async def create_and_poll(
         self,
         *,
@@ -243,10 +311,21 @@ class AsyncVideos:
     ) -> Video:
         """``create`` then ``poll``: start a paid job and wait for it.
 
+        Once the POST has succeeded, every error this call raises carries the new job's
+        ``video_id`` (resume with ``poll``; never create it again). Reads that fail in a way
+        waiting can fix, a 404 from a proxy that has not caught up included, do not end the
+        wait before ``poll_timeout``.
+
         Args:
-            prompt, model, seconds, size, input_reference, idempotency_key: as ``create``.
+            prompt: what the video shows.
+            model: the model id, as for ``create``.
+            seconds: the length, as for ``create``.
+            size: the size or aspect ratio, as for ``create``.
+            input_reference: the reference image(s), as for ``create``.
+            idempotency_key: sent as ``Idempotency-Key``; one is generated when None.
             poll_timeout: the polling deadline in seconds; it starts once the job exists.
-            poll_interval, on_progress: as ``poll``.
+            poll_interval: seconds between reads; the server's hint or a backoff when None.
+            on_progress: called with every state read.
             timeout: the POST's per-attempt request timeout.
             extra_headers: headers added to every request.
             max_retries: retries of each request, overriding the client's.
@@ -255,7 +334,11 @@ class AsyncVideos:
             The completed video.
 
         Raises:
-            Everything ``create`` and ``poll`` raise.
+            InvalidParameterError: an argument is invalid; nothing was sent.
+            JobMayExistError: the POST may have started a job whose answer was lost.
+            VideoFailedError: the job failed or ended without a video.
+            PollTimeoutError: ``poll_timeout`` passed before the job ended.
+            APIStatusError: the API refused the request or a read (a subclass per status).
         """
         video = await self.create(
             prompt=prompt,
@@ -268,15 +351,17 @@ class AsyncVideos:
             extra_headers=extra_headers,
             max_retries=max_retries,
         )
-        return await self.poll(
+        return await self._poll(
             video.id,
             timeout=poll_timeout,
             poll_interval=poll_interval,
             on_progress=on_progress,
             extra_headers=extra_headers,
             max_retries=max_retries,
+            not_found_grace=NOT_FOUND_GRACE,
         )
 
+    @guarded
     async def download_content(
         self,
         video_id: str,
@@ -310,6 +395,7 @@ class AsyncVideos:
             InvalidParameterError: an argument or ``path`` is unusable; nothing was sent.
             VideoFailedError: the job failed, so it has no content.
             ConflictError: the job is not completed yet.
+            ContentExpiredError: the content expired (after the job's ``expires_at``).
             DownloadError: the body broke off and retries ran out; nothing was written.
         """
         request, call = self._ops.download(
@@ -319,17 +405,32 @@ class AsyncVideos:
             extra_headers=extra_headers,
             max_retries=max_retries,
         )
-        state = DownloadState(path, on_bytes)  # checks the path, creates the temp file
+        note_video_id(video_id)
+        # Checks the path, creates the temp file.
+        timeouts = request.extensions.get("timeout") or {}
+        state = DownloadState(
+            path,
+            on_bytes,
+            str(getattr(variant, "value", variant)),
+            self._redact,
+            stall_after=timeouts.get("read"),
+        )
         try:
 
             async def handle(response: httpx.Response) -> Path:
-                state.begin(response)
+                if not state.begin(response):  # an error page or another media type
+                    first: list[bytes] = []
+                    async for chunk in response.aiter_bytes():
+                        first.append(chunk)
+                        break
+                    raise state.refused(response, b"".join(first))
                 block: list[bytes] = []
                 size = 0
                 try:
                     async for chunk in response.aiter_bytes():
                         if not chunk:
                             continue
+                        state.inspect(chunk)
                         block.append(chunk)
                         size += len(chunk)
                         if size >= WRITE_BLOCK:
@@ -357,9 +458,27 @@ class AsyncVideos:
                 # 409: not completed. If the job failed, say so rather than "conflict".
                 ensure_not_failed(await self.retrieve(video_id, extra_headers=extra_headers))
                 raise
+            except APIStatusError as exc:
+                # 404/410: if the job's content expired, say so and when (ContentExpiredError).
+                if could_be_expiry(exc):
+                    expired = await self._expired_content(video_id, exc, extra_headers)
+                    if expired is not None:
+                        raise expired from exc
+                raise
         finally:
             state.cleanup()
 
+    async def _expired_content(
+        self, video_id: str, cause: APIStatusError, extra_headers: Mapping[str, str] | None
+    ) -> ContentExpiredError | None:
+        """The job's own state says whether a 404/410 on its content means it expired."""
+        try:
+            video = await self.retrieve(video_id, extra_headers=extra_headers)
+        except DeerAPIError:
+            return None  # the job itself is gone (or unreadable): the original error stands
+        return expired_content_error(video, cause)
+
+    @guarded
     async def remix(
         self,
         video_id: str,
@@ -399,8 +518,9 @@ class AsyncVideos:
             extra_headers=extra_headers,
             max_retries=max_retries,
         )
-        return await self._send(prepared)
+        return await self._send_post(prepared)
 
+    @guarded
     def list(
         self,
         *,
@@ -437,6 +557,7 @@ class AsyncVideos:
 
         async def pages() -> AsyncIterator[Video]:
             cursor = after
+            seen: set[str] = set() if after is None else {after}
             while True:
                 prepared = self._ops.list_page(
                     after=cursor,
@@ -452,12 +573,13 @@ class AsyncVideos:
                 )
                 for video in page.data:
                     yield video
-                cursor = next_cursor(page, cursor)
+                cursor = next_cursor(page, seen)
                 if cursor is None:
                     return
 
         return pages()
 
+    @guarded
     async def delete(
         self,
         video_id: str,
@@ -489,6 +611,7 @@ class AsyncVideos:
         prepared = self._ops.delete(
             video_id, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
         )
+        note_video_id(video_id)
         return await self._requester.send(
             prepared.request,
             prepared.call,
@@ -544,6 +667,9 @@ class AsyncDeerAPI:
                 auth=self._config.auth,
                 timeout=self._config.timeout,
                 follow_redirects=False,
+                # Proxy settings from the environment never apply to a plain-http loopback API:
+                # the key would travel to the proxy in clear text.
+                trust_env=not self._config.plain_http_loopback,
                 # httpx's defaults, stated. Keep-alive stays at 20 on purpose: httpcore 1.0's
                 # surplus-idle check counts every connection for every idle one (quadratic in
                 # open connections, on each pool event). At 100 keep-alive connections that
@@ -553,6 +679,7 @@ class AsyncDeerAPI:
             )
         else:
             adopt_http_client(http_client, self._config)
+        install_time_limits(http_client)
         self._http = http_client
         self._generated = generated_client(self._config).set_async_httpx_client(http_client)
         self._ops = Operations(self._config, self._generated)
@@ -581,6 +708,12 @@ class AsyncDeerAPI:
     def generated(self) -> AuthenticatedClient:
         """The generated ``AuthenticatedClient`` on the same httpx client (low-level access)."""
         return self._generated
+
+    @property
+    def response_deviations(self) -> list[ResponseDeviation]:
+        """Where answers differed from the spec, first seen first (each logged once, none
+        raised: the client reads answers leniently and needs only ``id`` and ``status``)."""
+        return self._ops.deviations.entries()
 
     async def close(self) -> None:
         """Close the httpx client (also one the caller passed in)."""

@@ -22,10 +22,19 @@ from typing import TYPE_CHECKING, Self, TypeVar
 import httpx
 
 from .. import _clock
+from .._boundary import guarded, note_idempotency_key, note_video_id
 from .._concurrency import run_blocking
 from .._config import ClientConfig, TimeoutTypes
+from .._deadline import install as install_time_limits
 from .._download import WRITE_BLOCK, DownloadState, ProgressCallback
-from .._errors import APIConnectionError, ConflictError
+from .._errors import (
+    APIConnectionError,
+    APIStatusError,
+    ConflictError,
+    ContentExpiredError,
+    DeerAPIError,
+)
+from .._expiry import could_be_expiry, expired_content_error
 from .._operations import (
     Operations,
     Prepared,
@@ -34,7 +43,13 @@ from .._operations import (
     generated_client,
     next_cursor,
 )
-from .._polling import DEFAULT_POLL_TIMEOUT, Poller, ensure_not_failed
+from .._polling import (
+    DEFAULT_POLL_TIMEOUT,
+    MIN_INTERVAL,
+    NOT_FOUND_GRACE,
+    Poller,
+    ensure_not_failed,
+)
 from .._validation import (
     validate_limit,
     validate_order,
@@ -48,6 +63,8 @@ if TYPE_CHECKING:  # the generated layer loads when a client is constructed, not
     from deerapi_videos_generated.client import AuthenticatedClient
     from deerapi_videos_generated.models.deleted_video import DeletedVideo
     from deerapi_videos_generated.models.video import Video
+
+    from .._tolerant import ResponseDeviation
 
 __all__ = ["DeerAPI", "Videos"]
 
@@ -72,10 +89,12 @@ class Videos:
         self._client = client
         self._ops = client._ops
         self._requester = client._requester
+        self._redact = client._config.redact  # for the boundary (see _boundary.guarded)
 
     def _send(self, prepared: Prepared[Video]) -> Video:
         return self._requester.send(prepared.request, prepared.call, _reader(prepared.parse))
 
+    @guarded
     def create(
         self,
         *,
@@ -93,11 +112,17 @@ class Videos:
 
         Args:
             prompt: what the video shows.
-            model: the model id; the API's default when None.
-            seconds: the length, ``"4"``, ``"8"`` or ``"12"`` (the ints are converted).
-            size: ``"WIDTHxHEIGHT"``, one of the sizes the model accepts.
-            input_reference: an image (path, bytes, binary file or ``(name, bytes, type)``)
-                used as the first frame; its pixels must match ``size``.
+            model: the model id (``sora-2`` when None). A model in the model table
+                (``deerapi_videos.model_table``) is validated against its row before sending;
+                another id is sent as given.
+            seconds: the length as a string, e.g. ``"4"`` (an int is converted); one the
+                model takes.
+            size: ``"WIDTHxHEIGHT"`` (Sora 2) or an aspect ratio such as ``"16x9"`` (Veo 3);
+                one the model takes.
+            input_reference: an image (path, bytes, binary file or ``(name, bytes, type)``),
+                or a list of them sent as repeated parts: Sora 2 takes one first frame whose
+                pixels must match the size (``size`` or the model's default); Veo 3 up to two,
+                first and last frame.
             idempotency_key: sent as ``Idempotency-Key``; one is generated when None.
             timeout: per-attempt request timeout, overriding the client's.
             extra_headers: headers added to this request.
@@ -123,8 +148,17 @@ class Videos:
             extra_headers=extra_headers,
             max_retries=max_retries,
         )
-        return self._send(prepared)
+        return self._send_post(prepared)
 
+    def _send_post(self, prepared: Prepared[Video]) -> Video:
+        """Send a create or remix; from its success on, every error names the new job."""
+        if prepared.call.idempotency_key is not None:
+            note_idempotency_key(prepared.call.idempotency_key)
+        video = self._send(prepared)
+        note_video_id(video.id)
+        return video
+
+    @guarded
     def retrieve(
         self,
         video_id: str,
@@ -152,6 +186,7 @@ class Videos:
         prepared = self._ops.retrieve(
             video_id, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
         )
+        note_video_id(video_id)
         return self._send(prepared)
 
     def _poll_read(
@@ -167,7 +202,10 @@ class Videos:
             video_id, timeout=None, extra_headers=extra_headers, max_retries=max_retries
         )
         call = dataclasses.replace(
-            prepared.call, deadline=poller.deadline, on_deadline=poller.on_deadline
+            prepared.call,
+            deadline=poller.deadline,
+            on_deadline=poller.on_deadline,
+            min_delay=MIN_INTERVAL,
         )
 
         def handle(response: httpx.Response) -> tuple[Video, httpx.Headers]:
@@ -176,6 +214,7 @@ class Videos:
 
         return self._requester.send(prepared.request, call, handle)
 
+    @guarded
     def poll(
         self,
         video_id: str,
@@ -208,25 +247,54 @@ class Videos:
             PollTimeoutError: the deadline passed (also when it cut a failing read short; the
                 failure is its ``__cause__``).
         """
+        return self._poll(
+            video_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            on_progress=on_progress,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
+
+    def _poll(
+        self,
+        video_id: str,
+        *,
+        timeout: float,
+        poll_interval: float | None,
+        on_progress: Callable[[Video], object] | None,
+        extra_headers: Mapping[str, str] | None,
+        max_retries: int | None,
+        not_found_grace: float = 0.0,
+    ) -> Video:
         vid = validate_video_id(video_id)
+        note_video_id(vid)
         poller = Poller(
             vid,
             timeout=validate_timeout(timeout),
             poll_interval=None if poll_interval is None else validate_timeout(poll_interval),
             on_progress=on_progress,
             started=_clock.now(),
+            not_found_grace=not_found_grace,
         )
         while True:
             if poller.left(_clock.now()) <= 0:
                 raise poller.timed_out()
-            video, headers = self._poll_read(
-                vid, poller, extra_headers=extra_headers, max_retries=max_retries
-            )
+            try:
+                video, headers = self._poll_read(
+                    vid, poller, extra_headers=extra_headers, max_retries=max_retries
+                )
+            except DeerAPIError as exc:
+                # A read that waiting can fix (a lagging proxy, a 429, a 5xx) does not end the
+                # wait; after_failed_read raises what it cannot fix, or at the deadline.
+                _clock.sleep(poller.after_failed_read(exc, _clock.now()))
+                continue
             done = poller.observe(video)
             if done is not None:
                 return done
             _clock.sleep(poller.next_delay(headers, _clock.now()))
 
+    @guarded
     def create_and_poll(
         self,
         *,
@@ -245,10 +313,21 @@ class Videos:
     ) -> Video:
         """``create`` then ``poll``: start a paid job and wait for it.
 
+        Once the POST has succeeded, every error this call raises carries the new job's
+        ``video_id`` (resume with ``poll``; never create it again). Reads that fail in a way
+        waiting can fix, a 404 from a proxy that has not caught up included, do not end the
+        wait before ``poll_timeout``.
+
         Args:
-            prompt, model, seconds, size, input_reference, idempotency_key: as ``create``.
+            prompt: what the video shows.
+            model: the model id, as for ``create``.
+            seconds: the length, as for ``create``.
+            size: the size or aspect ratio, as for ``create``.
+            input_reference: the reference image(s), as for ``create``.
+            idempotency_key: sent as ``Idempotency-Key``; one is generated when None.
             poll_timeout: the polling deadline in seconds; it starts once the job exists.
-            poll_interval, on_progress: as ``poll``.
+            poll_interval: seconds between reads; the server's hint or a backoff when None.
+            on_progress: called with every state read.
             timeout: the POST's per-attempt request timeout.
             extra_headers: headers added to every request.
             max_retries: retries of each request, overriding the client's.
@@ -257,7 +336,11 @@ class Videos:
             The completed video.
 
         Raises:
-            Everything ``create`` and ``poll`` raise.
+            InvalidParameterError: an argument is invalid; nothing was sent.
+            JobMayExistError: the POST may have started a job whose answer was lost.
+            VideoFailedError: the job failed or ended without a video.
+            PollTimeoutError: ``poll_timeout`` passed before the job ended.
+            APIStatusError: the API refused the request or a read (a subclass per status).
         """
         video = self.create(
             prompt=prompt,
@@ -270,15 +353,17 @@ class Videos:
             extra_headers=extra_headers,
             max_retries=max_retries,
         )
-        return self.poll(
+        return self._poll(
             video.id,
             timeout=poll_timeout,
             poll_interval=poll_interval,
             on_progress=on_progress,
             extra_headers=extra_headers,
             max_retries=max_retries,
+            not_found_grace=NOT_FOUND_GRACE,
         )
 
+    @guarded
     def download_content(
         self,
         video_id: str,
@@ -312,6 +397,7 @@ class Videos:
             InvalidParameterError: an argument or ``path`` is unusable; nothing was sent.
             VideoFailedError: the job failed, so it has no content.
             ConflictError: the job is not completed yet.
+            ContentExpiredError: the content expired (after the job's ``expires_at``).
             DownloadError: the body broke off and retries ran out; nothing was written.
         """
         request, call = self._ops.download(
@@ -321,17 +407,32 @@ class Videos:
             extra_headers=extra_headers,
             max_retries=max_retries,
         )
-        state = DownloadState(path, on_bytes)  # checks the path, creates the temp file
+        note_video_id(video_id)
+        # Checks the path, creates the temp file.
+        timeouts = request.extensions.get("timeout") or {}
+        state = DownloadState(
+            path,
+            on_bytes,
+            str(getattr(variant, "value", variant)),
+            self._redact,
+            stall_after=timeouts.get("read"),
+        )
         try:
 
             def handle(response: httpx.Response) -> Path:
-                state.begin(response)
+                if not state.begin(response):  # an error page or another media type
+                    first: list[bytes] = []
+                    for chunk in response.iter_bytes():
+                        first.append(chunk)
+                        break
+                    raise state.refused(response, b"".join(first))
                 block: list[bytes] = []
                 size = 0
                 try:
                     for chunk in response.iter_bytes():
                         if not chunk:
                             continue
+                        state.inspect(chunk)
                         block.append(chunk)
                         size += len(chunk)
                         if size >= WRITE_BLOCK:
@@ -359,9 +460,27 @@ class Videos:
                 # 409: not completed. If the job failed, say so rather than "conflict".
                 ensure_not_failed(self.retrieve(video_id, extra_headers=extra_headers))
                 raise
+            except APIStatusError as exc:
+                # 404/410: if the job's content expired, say so and when (ContentExpiredError).
+                if could_be_expiry(exc):
+                    expired = self._expired_content(video_id, exc, extra_headers)
+                    if expired is not None:
+                        raise expired from exc
+                raise
         finally:
             state.cleanup()
 
+    def _expired_content(
+        self, video_id: str, cause: APIStatusError, extra_headers: Mapping[str, str] | None
+    ) -> ContentExpiredError | None:
+        """The job's own state says whether a 404/410 on its content means it expired."""
+        try:
+            video = self.retrieve(video_id, extra_headers=extra_headers)
+        except DeerAPIError:
+            return None  # the job itself is gone (or unreadable): the original error stands
+        return expired_content_error(video, cause)
+
+    @guarded
     def remix(
         self,
         video_id: str,
@@ -401,8 +520,9 @@ class Videos:
             extra_headers=extra_headers,
             max_retries=max_retries,
         )
-        return self._send(prepared)
+        return self._send_post(prepared)
 
+    @guarded
     def list(
         self,
         *,
@@ -439,6 +559,7 @@ class Videos:
 
         def pages() -> Iterator[Video]:
             cursor = after
+            seen: set[str] = set() if after is None else {after}
             while True:
                 prepared = self._ops.list_page(
                     after=cursor,
@@ -453,12 +574,13 @@ class Videos:
                     prepared.request, prepared.call, _reader(prepared.parse)
                 )
                 yield from page.data
-                cursor = next_cursor(page, cursor)
+                cursor = next_cursor(page, seen)
                 if cursor is None:
                     return
 
         return pages()
 
+    @guarded
     def delete(
         self,
         video_id: str,
@@ -490,6 +612,7 @@ class Videos:
         prepared = self._ops.delete(
             video_id, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
         )
+        note_video_id(video_id)
         return self._requester.send(
             prepared.request,
             prepared.call,
@@ -545,6 +668,9 @@ class DeerAPI:
                 auth=self._config.auth,
                 timeout=self._config.timeout,
                 follow_redirects=False,
+                # Proxy settings from the environment never apply to a plain-http loopback API:
+                # the key would travel to the proxy in clear text.
+                trust_env=not self._config.plain_http_loopback,
                 # httpx's defaults, stated. Keep-alive stays at 20 on purpose: httpcore 1.0's
                 # surplus-idle check counts every connection for every idle one (quadratic in
                 # open connections, on each pool event). At 100 keep-alive connections that
@@ -554,6 +680,7 @@ class DeerAPI:
             )
         else:
             adopt_http_client(http_client, self._config)
+        install_time_limits(http_client)
         self._http = http_client
         self._generated = generated_client(self._config).set_httpx_client(http_client)
         self._ops = Operations(self._config, self._generated)
@@ -582,6 +709,12 @@ class DeerAPI:
     def generated(self) -> AuthenticatedClient:
         """The generated ``AuthenticatedClient`` on the same httpx client (low-level access)."""
         return self._generated
+
+    @property
+    def response_deviations(self) -> list[ResponseDeviation]:
+        """Where answers differed from the spec, first seen first (each logged once, none
+        raised: the client reads answers leniently and needs only ``id`` and ``status``)."""
+        return self._ops.deviations.entries()
 
     def close(self) -> None:
         """Close the httpx client (also one the caller passed in)."""

@@ -21,10 +21,11 @@ from typing import TypeVar
 import httpx
 
 from .. import _clock
-from .._attempts import REQUEST_ID_HEADER, Attempts, BeforeAttempt, CallOptions, logger
+from .._attempts import Attempts, BeforeAttempt, CallOptions, logger, request_id_of
 from .._auth import BearerAuth, Redactor
 from .._concurrency import sync_gate
-from .._errors import DeerAPIError
+from .._deadline import attempt_limit, relax_limit
+from .._errors import DeerAPIError, error_code_of
 from .._retry import Outcome, RetryPolicy
 
 __all__ = ["SyncRequester", "pool_size"]
@@ -96,43 +97,54 @@ class SyncRequester:
             logger.debug("%s (attempt %d)", call.operation, state.attempt + 1)
             request_id: str | None = None
             body_text = ""
-            with self._gate:  # released once the response is closed, before any wait
-                try:
-                    response = self._http.send(
-                        request,
-                        stream=True,
-                        auth=self._auth,
-                        follow_redirects=call.follow_redirects,
-                    )
-                except httpx.TransportError as exc:
-                    outcome = Outcome(exception=exc)
-                else:
+            # Released once the response is closed, before any wait.
+            with attempt_limit(state.attempt_limit()):
+                with self._gate:
                     try:
-                        request_id = response.headers.get(REQUEST_ID_HEADER)
-                        if response.is_success:
-                            try:
-                                return handle(response)
-                            except httpx.TransportError as exc:
-                                outcome = Outcome(exception=exc)
-                            except DeerAPIError as exc:
-                                error = state.unreadable_success(exc, request_id)
-                                if error is exc:
-                                    raise
-                                raise error from exc
-                        elif state.gone_after_lost_answer(response.status_code, on_gone):
-                            assert on_gone is not None
-                            return on_gone()
-                        else:
-                            try:
-                                raw = response.read()
-                                body_text = raw.decode("utf-8", "replace")
-                            except httpx.TransportError:
-                                body_text = ""
-                            outcome = Outcome(
-                                status_code=response.status_code, headers=response.headers
-                            )
-                    finally:
-                        response.close()
+                        response = self._http.send(
+                            request,
+                            stream=True,
+                            auth=self._auth,
+                            follow_redirects=call.follow_redirects,
+                        )
+                    except httpx.RequestError as exc:
+                        outcome = Outcome(exception=exc)
+                    else:
+                        try:
+                            request_id = request_id_of(response.headers)
+                            if response.is_success:
+                                if not call.limit_body:
+                                    relax_limit(state.deadline_left())
+                                try:
+                                    return handle(response)
+                                except httpx.RequestError as exc:
+                                    outcome = Outcome(exception=exc, after_success=True)
+                                except DeerAPIError as exc:
+                                    error = state.unreadable_success(exc, request_id)
+                                    if error is exc:
+                                        raise
+                                    raise error from exc
+                                except (ValueError, LookupError, TypeError) as exc:
+                                    error = state.unreadable_success(
+                                        state.unreadable(exc, response.status_code), request_id
+                                    )
+                                    raise error from exc
+                            elif state.gone_after_lost_answer(response.status_code, on_gone):
+                                assert on_gone is not None
+                                return on_gone()
+                            else:
+                                try:
+                                    raw = response.read()
+                                    body_text = raw.decode("utf-8", "replace")
+                                except httpx.HTTPError:
+                                    body_text = ""
+                                outcome = Outcome(
+                                    status_code=response.status_code,
+                                    headers=response.headers,
+                                    error_code=error_code_of(body_text),
+                                )
+                        finally:
+                            response.close()
             decision = state.decide(outcome)
             if not decision.retry:
                 error = state.error(outcome, decision, request_id=request_id, body_text=body_text)

@@ -105,8 +105,11 @@ def sync_detailed(
 ) -> Response[ErrorResponse | Video]:
     """Create a video
 
-     Starts a paid Sora 2 video generation job and returns it, usually `queued`.
-    Follows DeerAPI's "Create Video" page: the body is `multipart/form-data`.
+     Starts a paid video generation job and returns it, usually `queued`. Follows
+    DeerAPI's Sora 2 "Create Video" page and its Veo 3 async create page: the body is
+    `multipart/form-data`. What `size`, `seconds` and `input_reference` may be depends on
+    the model (`x-deerapi-models`); a server answers 400 for a combination the model does
+    not take. For Veo, `input_reference` is sent twice for a first and a last frame.
 
     Args:
         idempotency_key (str | Unset):
@@ -140,8 +143,11 @@ def sync(
 ) -> ErrorResponse | Video | None:
     """Create a video
 
-     Starts a paid Sora 2 video generation job and returns it, usually `queued`.
-    Follows DeerAPI's "Create Video" page: the body is `multipart/form-data`.
+     Starts a paid video generation job and returns it, usually `queued`. Follows
+    DeerAPI's Sora 2 "Create Video" page and its Veo 3 async create page: the body is
+    `multipart/form-data`. What `size`, `seconds` and `input_reference` may be depends on
+    the model (`x-deerapi-models`); a server answers 400 for a combination the model does
+    not take. For Veo, `input_reference` is sent twice for a first and a last frame.
 
     Args:
         idempotency_key (str | Unset):
@@ -170,8 +176,11 @@ async def asyncio_detailed(
 ) -> Response[ErrorResponse | Video]:
     """Create a video
 
-     Starts a paid Sora 2 video generation job and returns it, usually `queued`.
-    Follows DeerAPI's "Create Video" page: the body is `multipart/form-data`.
+     Starts a paid video generation job and returns it, usually `queued`. Follows
+    DeerAPI's Sora 2 "Create Video" page and its Veo 3 async create page: the body is
+    `multipart/form-data`. What `size`, `seconds` and `input_reference` may be depends on
+    the model (`x-deerapi-models`); a server answers 400 for a combination the model does
+    not take. For Veo, `input_reference` is sent twice for a first and a last frame.
 
     Args:
         idempotency_key (str | Unset):
@@ -203,8 +212,11 @@ async def asyncio(
 ) -> ErrorResponse | Video | None:
     """Create a video
 
-     Starts a paid Sora 2 video generation job and returns it, usually `queued`.
-    Follows DeerAPI's "Create Video" page: the body is `multipart/form-data`.
+     Starts a paid video generation job and returns it, usually `queued`. Follows
+    DeerAPI's Sora 2 "Create Video" page and its Veo 3 async create page: the body is
+    `multipart/form-data`. What `size`, `seconds` and `input_reference` may be depends on
+    the model (`x-deerapi-models`); a server answers 400 for a combination the model does
+    not take. For Veo, `input_reference` is sent twice for a first and a last frame.
 
     Args:
         idempotency_key (str | Unset):

@@ -99,8 +99,11 @@ def sync_detailed(
 ) -> Response[DeletedVideo | ErrorResponse]:
     """Delete a video job
 
-     Deletes a job and its content; later reads of it answer 404
-    (OpenAI-compatible shape; not on DeerAPI's pages).
+     Deletes a job and its content; later reads of it answer 404.
+
+    Not on DeerAPI's pages: this is OpenAI's published shape, which DeerAPI may or may not
+    serve (new-api, a common gateway, has no such route: it answers 404). The conformance
+    check reports such a server as "not served", not as a failure.
 
     Args:
         video_id (str):
@@ -131,8 +134,11 @@ def sync(
 ) -> DeletedVideo | ErrorResponse | None:
     """Delete a video job
 
-     Deletes a job and its content; later reads of it answer 404
-    (OpenAI-compatible shape; not on DeerAPI's pages).
+     Deletes a job and its content; later reads of it answer 404.
+
+    Not on DeerAPI's pages: this is OpenAI's published shape, which DeerAPI may or may not
+    serve (new-api, a common gateway, has no such route: it answers 404). The conformance
+    check reports such a server as "not served", not as a failure.
 
     Args:
         video_id (str):
@@ -158,8 +164,11 @@ async def asyncio_detailed(
 ) -> Response[DeletedVideo | ErrorResponse]:
     """Delete a video job
 
-     Deletes a job and its content; later reads of it answer 404
-    (OpenAI-compatible shape; not on DeerAPI's pages).
+     Deletes a job and its content; later reads of it answer 404.
+
+    Not on DeerAPI's pages: this is OpenAI's published shape, which DeerAPI may or may not
+    serve (new-api, a common gateway, has no such route: it answers 404). The conformance
+    check reports such a server as "not served", not as a failure.
 
     Args:
         video_id (str):
@@ -188,8 +197,11 @@ async def asyncio(
 ) -> DeletedVideo | ErrorResponse | None:
     """Delete a video job
 
-     Deletes a job and its content; later reads of it answer 404
-    (OpenAI-compatible shape; not on DeerAPI's pages).
+     Deletes a job and its content; later reads of it answer 404.
+
+    Not on DeerAPI's pages: this is OpenAI's published shape, which DeerAPI may or may not
+    serve (new-api, a common gateway, has no such route: it answers 404). The conformance
+    check reports such a server as "not served", not as a failure.
 
     Args:
         video_id (str):

@@ -77,6 +77,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_409
 
+    if response.status_code == 410:
+        response_410 = ErrorResponse.from_dict(response.json())
+
+        return response_410
+
     if response.status_code == 429:
         response_429 = ErrorResponse.from_dict(response.json())
 
@@ -122,10 +127,10 @@ def sync_detailed(
 ) -> Response[ErrorResponse | File]:
     """Download a video's content
 
-     Streams a completed job's MP4, or its thumbnail or spritesheet image
-    (OpenAI-compatible shape; not on DeerAPI's pages). Servers that support it answer a
-    `Range: bytes=N-` request header with 206 and `Content-Range`, so an interrupted
-    download can resume. A job that is not completed answers 409.
+     Streams a completed job's MP4, or its thumbnail or spritesheet image. On DeerAPI's
+    Sora 2 pages. Servers that support it answer a `Range: bytes=N-` request header with 206
+    and `Content-Range`, so an interrupted download can resume. A job that is not completed
+    answers 409. After the job's `expires_at` the content is gone: 404 or 410.
 
     Args:
         video_id (str):
@@ -159,10 +164,10 @@ def sync(
 ) -> ErrorResponse | File | None:
     """Download a video's content
 
-     Streams a completed job's MP4, or its thumbnail or spritesheet image
-    (OpenAI-compatible shape; not on DeerAPI's pages). Servers that support it answer a
-    `Range: bytes=N-` request header with 206 and `Content-Range`, so an interrupted
-    download can resume. A job that is not completed answers 409.
+     Streams a completed job's MP4, or its thumbnail or spritesheet image. On DeerAPI's
+    Sora 2 pages. Servers that support it answer a `Range: bytes=N-` request header with 206
+    and `Content-Range`, so an interrupted download can resume. A job that is not completed
+    answers 409. After the job's `expires_at` the content is gone: 404 or 410.
 
     Args:
         video_id (str):
@@ -191,10 +196,10 @@ async def asyncio_detailed(
 ) -> Response[ErrorResponse | File]:
     """Download a video's content
 
-     Streams a completed job's MP4, or its thumbnail or spritesheet image
-    (OpenAI-compatible shape; not on DeerAPI's pages). Servers that support it answer a
-    `Range: bytes=N-` request header with 206 and `Content-Range`, so an interrupted
-    download can resume. A job that is not completed answers 409.
+     Streams a completed job's MP4, or its thumbnail or spritesheet image. On DeerAPI's
+    Sora 2 pages. Servers that support it answer a `Range: bytes=N-` request header with 206
+    and `Content-Range`, so an interrupted download can resume. A job that is not completed
+    answers 409. After the job's `expires_at` the content is gone: 404 or 410.
 
     Args:
         video_id (str):
@@ -226,10 +231,10 @@ async def asyncio(
 ) -> ErrorResponse | File | None:
     """Download a video's content
 
-     Streams a completed job's MP4, or its thumbnail or spritesheet image
-    (OpenAI-compatible shape; not on DeerAPI's pages). Servers that support it answer a
-    `Range: bytes=N-` request header with 206 and `Content-Range`, so an interrupted
-    download can resume. A job that is not completed answers 409.
+     Streams a completed job's MP4, or its thumbnail or spritesheet image. On DeerAPI's
+    Sora 2 pages. Servers that support it answer a `Range: bytes=N-` request header with 206
+    and `Content-Range`, so an interrupted download can resume. A job that is not completed
+    answers 409. After the job's `expires_at` the content is gone: 404 or 410.
 
     Args:
         video_id (str):

@@ -112,8 +112,12 @@ def sync_detailed(
 ) -> Response[ErrorResponse | VideoList]:
     """List videos
 
-     Lists the caller's video jobs, one page at a time (OpenAI-compatible shape; not on
-    DeerAPI's pages). Pass the previous page's `last_id` as `after` while `has_more` is true.
+     Lists the caller's video jobs, one page at a time. Pass the previous page's `last_id`
+    as `after` while `has_more` is true.
+
+    Not on DeerAPI's pages: this is OpenAI's published shape, which DeerAPI may or may not
+    serve (new-api, a common gateway, has no such route: it answers 404). The conformance
+    check reports such a server as "not served", not as a failure.
 
     Args:
         after (str | Unset):
@@ -150,8 +154,12 @@ def sync(
 ) -> ErrorResponse | VideoList | None:
     """List videos
 
-     Lists the caller's video jobs, one page at a time (OpenAI-compatible shape; not on
-    DeerAPI's pages). Pass the previous page's `last_id` as `after` while `has_more` is true.
+     Lists the caller's video jobs, one page at a time. Pass the previous page's `last_id`
+    as `after` while `has_more` is true.
+
+    Not on DeerAPI's pages: this is OpenAI's published shape, which DeerAPI may or may not
+    serve (new-api, a common gateway, has no such route: it answers 404). The conformance
+    check reports such a server as "not served", not as a failure.
 
     Args:
         after (str | Unset):
@@ -183,8 +191,12 @@ async def asyncio_detailed(
 ) -> Response[ErrorResponse | VideoList]:
     """List videos
 
-     Lists the caller's video jobs, one page at a time (OpenAI-compatible shape; not on
-    DeerAPI's pages). Pass the previous page's `last_id` as `after` while `has_more` is true.
+     Lists the caller's video jobs, one page at a time. Pass the previous page's `last_id`
+    as `after` while `has_more` is true.
+
+    Not on DeerAPI's pages: this is OpenAI's published shape, which DeerAPI may or may not
+    serve (new-api, a common gateway, has no such route: it answers 404). The conformance
+    check reports such a server as "not served", not as a failure.
 
     Args:
         after (str | Unset):
@@ -219,8 +231,12 @@ async def asyncio(
 ) -> ErrorResponse | VideoList | None:
     """List videos
 
-     Lists the caller's video jobs, one page at a time (OpenAI-compatible shape; not on
-    DeerAPI's pages). Pass the previous page's `last_id` as `after` while `has_more` is true.
+     Lists the caller's video jobs, one page at a time. Pass the previous page's `last_id`
+    as `after` while `has_more` is true.
+
+    Not on DeerAPI's pages: this is OpenAI's published shape, which DeerAPI may or may not
+    serve (new-api, a common gateway, has no such route: it answers 404). The conformance
+    check reports such a server as "not served", not as a failure.
 
     Args:
         after (str | Unset):

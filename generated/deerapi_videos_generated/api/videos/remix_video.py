@@ -119,7 +119,8 @@ def sync_detailed(
 
      Starts a paid job that changes a completed video according to a new prompt.
     Follows DeerAPI's "Remix Video" page. The source video must be `completed`;
-    otherwise the call answers 409.
+    otherwise the call answers 409. Only models with `remix: true` in `x-deerapi-models`
+    (the Sora 2 family) can be remixed; asking for another known model answers 400.
 
     Args:
         video_id (str):
@@ -158,7 +159,8 @@ def sync(
 
      Starts a paid job that changes a completed video according to a new prompt.
     Follows DeerAPI's "Remix Video" page. The source video must be `completed`;
-    otherwise the call answers 409.
+    otherwise the call answers 409. Only models with `remix: true` in `x-deerapi-models`
+    (the Sora 2 family) can be remixed; asking for another known model answers 400.
 
     Args:
         video_id (str):
@@ -192,7 +194,8 @@ async def asyncio_detailed(
 
      Starts a paid job that changes a completed video according to a new prompt.
     Follows DeerAPI's "Remix Video" page. The source video must be `completed`;
-    otherwise the call answers 409.
+    otherwise the call answers 409. Only models with `remix: true` in `x-deerapi-models`
+    (the Sora 2 family) can be remixed; asking for another known model answers 400.
 
     Args:
         video_id (str):
@@ -229,7 +232,8 @@ async def asyncio(
 
      Starts a paid job that changes a completed video according to a new prompt.
     Follows DeerAPI's "Remix Video" page. The source video must be `completed`;
-    otherwise the call answers 409.
+    otherwise the call answers 409. Only models with `remix: true` in `x-deerapi-models`
+    (the Sora 2 family) can be remixed; asking for another known model answers 400.
 
     Args:
         video_id (str):

@@ -92,8 +92,8 @@ def sync_detailed(
 ) -> Response[ErrorResponse | Video]:
     """Retrieve a video job
 
-     Returns a job's current state; poll it until the status ends the job
-    (OpenAI-compatible shape; not on DeerAPI's pages).
+     Returns a job's current state; poll it until the status ends the job. On DeerAPI's
+    pages (Sora 2 retrieve, Veo 3 async query).
 
     Args:
         video_id (str):
@@ -124,8 +124,8 @@ def sync(
 ) -> ErrorResponse | Video | None:
     """Retrieve a video job
 
-     Returns a job's current state; poll it until the status ends the job
-    (OpenAI-compatible shape; not on DeerAPI's pages).
+     Returns a job's current state; poll it until the status ends the job. On DeerAPI's
+    pages (Sora 2 retrieve, Veo 3 async query).
 
     Args:
         video_id (str):
@@ -151,8 +151,8 @@ async def asyncio_detailed(
 ) -> Response[ErrorResponse | Video]:
     """Retrieve a video job
 
-     Returns a job's current state; poll it until the status ends the job
-    (OpenAI-compatible shape; not on DeerAPI's pages).
+     Returns a job's current state; poll it until the status ends the job. On DeerAPI's
+    pages (Sora 2 retrieve, Veo 3 async query).
 
     Args:
         video_id (str):
@@ -181,8 +181,8 @@ async def asyncio(
 ) -> ErrorResponse | Video | None:
     """Retrieve a video job
 
-     Returns a job's current state; poll it until the status ends the job
-    (OpenAI-compatible shape; not on DeerAPI's pages).
+     Returns a job's current state; poll it until the status ends the job. On DeerAPI's
+    pages (Sora 2 retrieve, Veo 3 async query).
 
     Args:
         video_id (str):
