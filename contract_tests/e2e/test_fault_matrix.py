@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from deerapi_videos import (
@@ -65,6 +65,13 @@ def _fault(name: str, op_id: str) -> Fault | None:
         ),
         "truncated_cut": lambda: Fault.truncate(10_000, operations=op_id),
         "truncated_short_body": lambda: Fault.truncate(10_000, operations=op_id, short_body=True),
+        "gzip_mislabelled": lambda: Fault.add_headers(
+            {"Content-Encoding": "gzip"}, operations=op_id
+        ),
+        "error_with_200": lambda: Fault.error_with_success(operations=op_id),
+        "poll_hint_zero": lambda: Fault.add_headers(
+            {"openai-poll-after-ms": "0"}, operations=op_id
+        ),
     }[name]()
 
 
@@ -81,6 +88,9 @@ FAULTS = [
     "html_error_page",
     "unknown_status",
     "extra_fields",
+    "gzip_mislabelled",
+    "error_with_200",
+    "poll_hint_zero",
 ]
 CELLS = [(f, op) for f in FAULTS for op in OPS] + [
     ("truncated_cut", "download_content"),
@@ -90,7 +100,7 @@ CELLS = [(f, op) for f in FAULTS for op in OPS] + [
 
 @dataclass(frozen=True)
 class Expect:
-    outcome: str  # "ok", "job_may_exist", "ok_or_not_found"
+    outcome: str  # "ok", "job_may_exist", "ok_or_not_found", "error" (a DeerAPIError)
     requests: int  # requests the mock logged for the operation
     jobs: int  # paid jobs after the call (POST cells)
 
@@ -117,6 +127,13 @@ def expected(fault: str, op: str) -> Expect:
         return Expect("ok", 1, 1 if post else 0)  # the refused attempt never reached the mock
     if fault.startswith("truncated"):
         return Expect("ok", 2, 0)
+    if fault == "gzip_mislabelled":
+        # The answer arrived but cannot be decoded: never retried. A POST's job exists.
+        return Expect("job_may_exist", 1, 1) if post else Expect("error", 1, 0)
+    if fault == "error_with_200":
+        # An error envelope with status 200 is not a video: refused, never retried, and for a
+        # POST treated as a job that may exist (the mock started none).
+        return Expect("job_may_exist", 1, 0) if post else Expect("error", 1, 0)
     return Expect("ok", 1, 1 if post else 0)  # slow, unknown_status, extra_fields
 
 
@@ -174,6 +191,9 @@ def _check(
             assert "Bad Gateway" in error.cause.error_message
         if fault == "500_after_processing":
             assert error.status_code == 500
+    elif exp.outcome == "error":
+        assert isinstance(error, DeerAPIError), f"{fault} x {op}: {result!r}"
+        assert not tmp.joinpath("video.mp4").exists(), "nothing saved for a failed download"
     else:
         assert error is None or isinstance(error, NotFoundError), f"{fault} x {op}: {error!r}"
 
@@ -196,9 +216,9 @@ def _check(
             }
         if fault == "extra_fields":
             assert all(v.additional_properties == {"provider": "mock", "fps": 24} for v in videos)
-    if op == "delete":
+    if op == "delete" and fault != "error_with_200":  # that fault answers before any delete
         assert s.mock.get(s.source) is None, "the video is gone whatever the client reported"
-    if op == "download_content":
+    if op == "download_content" and exp.outcome != "error":
         target = tmp / "video.mp4"
         assert not [p for p in tmp.iterdir() if p.name != "video.mp4"], "no temporary file left"
         video = next(
@@ -294,19 +314,10 @@ def test_fault_matrix_async(fault: str, op: str, tmp_path: Path) -> None:
 
 
 def test_the_matrix_covers_every_fault_kind_and_operation() -> None:
-    from deerapi_videos_mock import OPERATIONS
+    from deerapi_videos_mock import OPERATIONS, FaultKind
 
     assert {OPS[op][0] for _, op in CELLS} == set(OPERATIONS)
     kinds = {
         _fault(f, "retrieveVideo").kind for f, _ in CELLS if _fault(f, "retrieveVideo") is not None
     }  # type: ignore[union-attr]
-    assert kinds == {
-        "status",
-        "slow",
-        "drop_before",
-        "drop_after",
-        "truncate",
-        "html_error",
-        "unknown_status",
-        "extra_fields",
-    }
+    assert kinds == set(get_args(FaultKind)), "every fault kind the mock has is in the matrix"

@@ -23,6 +23,7 @@ from deerapi_videos import (
     VideoFailedError,
 )
 from deerapi_videos.testing import no_sleep
+from deerapi_videos.types import ImageInput
 
 
 def sync_calls(client: DeerAPI) -> None:
@@ -31,6 +32,12 @@ def sync_calls(client: DeerAPI) -> None:
     assert_type(client.videos.retrieve(video.id), Video)
     assert_type(client.videos.poll(video.id, timeout=60.0), Video)
     assert_type(client.videos.create_and_poll(prompt="a cat", poll_timeout=600), Video)
+    # The default model's values, the int spelling of a length, any string for a named model.
+    assert_type(client.videos.create(prompt="a cat", seconds=8, size="1280x720"), Video)
+    assert_type(client.videos.create(prompt="a cat", model="veo3.1-pro", size="16x9"), Video)
+    assert_type(client.videos.create(prompt="a cat", model="next-model", size="any"), Video)
+    frames: list[ImageInput] = [Path("first.png"), b"\x89PNG..."]
+    assert_type(client.videos.create(prompt="a", model="veo3.1", input_reference=frames), Video)
     assert_type(client.videos.download_content(video.id, "cat.mp4"), Path)
     assert_type(client.videos.remix(video.id, prompt="again"), Video)
     assert_type(client.videos.list(limit=10, order="desc"), Iterator[Video])

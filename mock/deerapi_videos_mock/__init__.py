@@ -74,7 +74,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from ._app import ABORT_EXTENSION
 from ._clock import DEFAULT_EPOCH, Clock, ManualClock, ScaledClock
-from ._faults import OPERATIONS, Fault
+from ._faults import OPERATIONS, Fault, FaultKind
 from ._jobs import FAIL_MARKER, JobFailure, MockVideo
 from ._limits import LimitedMock, Limits, PostRecord
 from ._media import Asset
@@ -93,6 +93,7 @@ __all__ = [
     "Asset",
     "Clock",
     "Fault",
+    "FaultKind",
     "JobFailure",
     "LimitedMock",
     "Limits",

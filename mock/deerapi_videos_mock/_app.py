@@ -207,6 +207,8 @@ class MockApp:
                 early = self._fault_reply(fault)
             elif fault.kind == "html_error" and fault.consume():
                 early = self._html_reply(fault.status_code, request_id)
+            elif fault.kind == "error_with_success" and fault.consume():
+                early = error_reply(200, fault.message or "", type_="server_error", code="busy")
             if early is not None:
                 await self._send(scope, receive, send, early, request_id)
                 mock._record(method, log_path, early.status, request_id)
@@ -230,6 +232,11 @@ class MockApp:
                 reply = self._fault_reply(fault)
                 break
         reply.payload = self._transform(reply.payload, faults)
+        for fault in faults:
+            if fault.kind == "headers" and fault.consume():
+                replaced = {name.lower() for name in fault.headers}
+                reply.headers = [(k, v) for k, v in reply.headers if k.lower() not in replaced]
+                reply.headers += list(fault.headers.items())
         truncate = None
         if reply.asset is not None:
             truncate = next((f for f in faults if f.kind == "truncate" and f.consume()), None)

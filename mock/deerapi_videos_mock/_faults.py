@@ -6,9 +6,12 @@ A :class:`Fault` fires on the next ``times`` requests whose operation is in ``op
 
 Faults that stay inside ``openapi.yaml`` (the mock still answers only what the spec allows):
 ``status`` with a documented code (429, 500, 502, 503, ...), ``rate_limit``, ``unavailable``,
-``slow``, ``unknown_status``, ``extra_fields``. Faults that break the contract on purpose, for
-client tests only (never use them with the schemathesis suite): ``drop_before``, ``drop_after``,
-``truncate``, ``html_error``, and ``status`` with an undocumented code.
+``slow``, ``unknown_status``, ``extra_fields``, ``headers`` with documented headers (such as a
+zero ``openai-poll-after-ms``). Faults that break the contract on purpose, for client tests
+only (never use them with the schemathesis suite): ``drop_before``, ``drop_after``,
+``truncate``, ``html_error``, ``error_with_success`` (an error body with status 200),
+``headers`` that lie about the body (``Content-Encoding: gzip`` on plain JSON), and ``status``
+with an undocumented code.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ FaultKind = Literal[
     "html_error",
     "unknown_status",
     "extra_fields",
+    "headers",
+    "error_with_success",
 ]
 
 
@@ -85,6 +90,7 @@ class Fault:
     short_body: bool = False
     video_status: str = "expired"
     fields: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
     #: How many times the fault has fired so far.
     fired: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -238,6 +244,32 @@ class Fault:
         """Add fields the spec does not name to the video objects of a response."""
         extra = dict(fields) if fields is not None else {"provider": "mock", "quality": {"fps": 1}}
         return cls("extra_fields", times=times, operations=_operations(operations), fields=extra)
+
+    @classmethod
+    def add_headers(
+        cls,
+        headers: Mapping[str, str],
+        *,
+        times: int | None = 1,
+        operations: Iterable[str] | str | None = None,
+    ) -> Fault:
+        """Add (or replace) response headers: a poll hint, or a lying ``Content-Encoding``."""
+        return cls(
+            "headers", times=times, operations=_operations(operations), headers=dict(headers)
+        )
+
+    @classmethod
+    def error_with_success(
+        cls,
+        message: str = "The upstream provider is busy.",
+        *,
+        times: int | None = 1,
+        operations: Iterable[str] | str | None = None,
+    ) -> Fault:
+        """Answer a JSON error envelope with status 200, as some gateways do."""
+        return cls(
+            "error_with_success", times=times, operations=_operations(operations), message=message
+        )
 
     # -- matching ------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar, overload
 
 import httpx
 
@@ -55,12 +55,25 @@ from .._validation import (
     validate_timeout,
     validate_video_id,
 )
+from ..types import (
+    DefaultModelSeconds,
+    DefaultModelSize,
+    InputReference,
+    KnownModel,
+    ListOrderName,
+    SecondsInt,
+    VariantName,
+)
 from ._request import AsyncRequester, pool_size
 
 if TYPE_CHECKING:  # the generated layer loads when a client is constructed, not at import
     from deerapi_videos_generated.client import AuthenticatedClient
     from deerapi_videos_generated.models.deleted_video import DeletedVideo
+    from deerapi_videos_generated.models.list_order import ListOrder
     from deerapi_videos_generated.models.video import Video
+    from deerapi_videos_generated.models.video_content_variant import VideoContentVariant
+    from deerapi_videos_generated.models.video_seconds import VideoSeconds
+    from deerapi_videos_generated.models.video_size import VideoSize
 
     from .._tolerant import ResponseDeviation
 
@@ -92,6 +105,36 @@ class AsyncVideos:
     async def _send(self, prepared: Prepared[Video]) -> Video:
         return await self._requester.send(prepared.request, prepared.call, _reader(prepared.parse))
 
+    @overload
+    async def create(
+        self,
+        *,
+        prompt: str,
+        model: None = None,
+        seconds: DefaultModelSeconds | SecondsInt | VideoSeconds | None = None,
+        size: DefaultModelSize | VideoSize | None = None,
+        input_reference: InputReference | None = None,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+    ) -> Video: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        prompt: str,
+        model: KnownModel | str,
+        seconds: str | SecondsInt | None = None,
+        size: str | None = None,
+        input_reference: InputReference | None = None,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+    ) -> Video: ...
+
     @guarded
     async def create(
         self,
@@ -100,7 +143,7 @@ class AsyncVideos:
         model: str | None = None,
         seconds: str | int | None = None,
         size: str | None = None,
-        input_reference: object = None,
+        input_reference: InputReference | None = None,
         idempotency_key: str | None = None,
         timeout: TimeoutTypes | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -135,6 +178,32 @@ class AsyncVideos:
                 the idempotency key to check or resend with.
             APIStatusError: the API refused the request (a subclass per status).
         """
+        return await self._create(
+            prompt=prompt,
+            model=model,
+            seconds=seconds,
+            size=size,
+            input_reference=input_reference,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
+
+    async def _create(
+        self,
+        *,
+        prompt: str,
+        model: str | None = None,
+        seconds: str | int | None = None,
+        size: str | None = None,
+        input_reference: object = None,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+    ) -> Video:
+        """``create`` with its arguments as the run-time checks take them (untyped by model)."""
         prepared = self._ops.create(
             prompt=prompt,
             model=model,
@@ -292,6 +361,42 @@ class AsyncVideos:
                 return done
             await _clock.asleep(poller.next_delay(headers, _clock.now()))
 
+    @overload
+    async def create_and_poll(
+        self,
+        *,
+        prompt: str,
+        model: None = None,
+        seconds: DefaultModelSeconds | SecondsInt | VideoSeconds | None = None,
+        size: DefaultModelSize | VideoSize | None = None,
+        input_reference: InputReference | None = None,
+        idempotency_key: str | None = None,
+        poll_timeout: float = DEFAULT_POLL_TIMEOUT,
+        poll_interval: float | None = None,
+        on_progress: Callable[[Video], object] | None = None,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+    ) -> Video: ...
+
+    @overload
+    async def create_and_poll(
+        self,
+        *,
+        prompt: str,
+        model: KnownModel | str,
+        seconds: str | SecondsInt | None = None,
+        size: str | None = None,
+        input_reference: InputReference | None = None,
+        idempotency_key: str | None = None,
+        poll_timeout: float = DEFAULT_POLL_TIMEOUT,
+        poll_interval: float | None = None,
+        on_progress: Callable[[Video], object] | None = None,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+    ) -> Video: ...
+
     @guarded
     async def create_and_poll(
         self,
@@ -300,7 +405,7 @@ class AsyncVideos:
         model: str | None = None,
         seconds: str | int | None = None,
         size: str | None = None,
-        input_reference: object = None,
+        input_reference: InputReference | None = None,
         idempotency_key: str | None = None,
         poll_timeout: float = DEFAULT_POLL_TIMEOUT,
         poll_interval: float | None = None,
@@ -340,7 +445,7 @@ class AsyncVideos:
             PollTimeoutError: ``poll_timeout`` passed before the job ended.
             APIStatusError: the API refused the request or a read (a subclass per status).
         """
-        video = await self.create(
+        video = await self._create(
             prompt=prompt,
             model=model,
             seconds=seconds,
@@ -366,7 +471,7 @@ class AsyncVideos:
         self,
         video_id: str,
         path: str | os.PathLike[str],
-        variant: str = "video",
+        variant: VariantName | VideoContentVariant = "video",
         *,
         on_bytes: ProgressCallback | None = None,
         timeout: TimeoutTypes | None = None,
@@ -525,7 +630,7 @@ class AsyncVideos:
         self,
         *,
         limit: int = 20,
-        order: str | None = None,
+        order: ListOrderName | ListOrder | None = None,
         after: str | None = None,
         timeout: TimeoutTypes | None = None,
         extra_headers: Mapping[str, str] | None = None,

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar, overload
 
 import httpx
 
@@ -57,12 +57,25 @@ from .._validation import (
     validate_timeout,
     validate_video_id,
 )
+from ..types import (
+    DefaultModelSeconds,
+    DefaultModelSize,
+    InputReference,
+    KnownModel,
+    ListOrderName,
+    SecondsInt,
+    VariantName,
+)
 from ._request import SyncRequester, pool_size
 
 if TYPE_CHECKING:  # the generated layer loads when a client is constructed, not at import
     from deerapi_videos_generated.client import AuthenticatedClient
     from deerapi_videos_generated.models.deleted_video import DeletedVideo
+    from deerapi_videos_generated.models.list_order import ListOrder
     from deerapi_videos_generated.models.video import Video
+    from deerapi_videos_generated.models.video_content_variant import VideoContentVariant
+    from deerapi_videos_generated.models.video_seconds import VideoSeconds
+    from deerapi_videos_generated.models.video_size import VideoSize
 
     from .._tolerant import ResponseDeviation
 
@@ -94,6 +107,36 @@ class Videos:
     def _send(self, prepared: Prepared[Video]) -> Video:
         return self._requester.send(prepared.request, prepared.call, _reader(prepared.parse))
 
+    @overload
+    def create(
+        self,
+        *,
+        prompt: str,
+        model: None = None,
+        seconds: DefaultModelSeconds | SecondsInt | VideoSeconds | None = None,
+        size: DefaultModelSize | VideoSize | None = None,
+        input_reference: InputReference | None = None,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+    ) -> Video: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        prompt: str,
+        model: KnownModel | str,
+        seconds: str | SecondsInt | None = None,
+        size: str | None = None,
+        input_reference: InputReference | None = None,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+    ) -> Video: ...
+
     @guarded
     def create(
         self,
@@ -102,7 +145,7 @@ class Videos:
         model: str | None = None,
         seconds: str | int | None = None,
         size: str | None = None,
-        input_reference: object = None,
+        input_reference: InputReference | None = None,
         idempotency_key: str | None = None,
         timeout: TimeoutTypes | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -137,6 +180,32 @@ class Videos:
                 the idempotency key to check or resend with.
             APIStatusError: the API refused the request (a subclass per status).
         """
+        return self._create(
+            prompt=prompt,
+            model=model,
+            seconds=seconds,
+            size=size,
+            input_reference=input_reference,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
+
+    def _create(
+        self,
+        *,
+        prompt: str,
+        model: str | None = None,
+        seconds: str | int | None = None,
+        size: str | None = None,
+        input_reference: object = None,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+    ) -> Video:
+        """``create`` with its arguments as the run-time checks take them (untyped by model)."""
         prepared = self._ops.create(
             prompt=prompt,
             model=model,
@@ -294,6 +363,42 @@ class Videos:
                 return done
             _clock.sleep(poller.next_delay(headers, _clock.now()))
 
+    @overload
+    def create_and_poll(
+        self,
+        *,
+        prompt: str,
+        model: None = None,
+        seconds: DefaultModelSeconds | SecondsInt | VideoSeconds | None = None,
+        size: DefaultModelSize | VideoSize | None = None,
+        input_reference: InputReference | None = None,
+        idempotency_key: str | None = None,
+        poll_timeout: float = DEFAULT_POLL_TIMEOUT,
+        poll_interval: float | None = None,
+        on_progress: Callable[[Video], object] | None = None,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+    ) -> Video: ...
+
+    @overload
+    def create_and_poll(
+        self,
+        *,
+        prompt: str,
+        model: KnownModel | str,
+        seconds: str | SecondsInt | None = None,
+        size: str | None = None,
+        input_reference: InputReference | None = None,
+        idempotency_key: str | None = None,
+        poll_timeout: float = DEFAULT_POLL_TIMEOUT,
+        poll_interval: float | None = None,
+        on_progress: Callable[[Video], object] | None = None,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+    ) -> Video: ...
+
     @guarded
     def create_and_poll(
         self,
@@ -302,7 +407,7 @@ class Videos:
         model: str | None = None,
         seconds: str | int | None = None,
         size: str | None = None,
-        input_reference: object = None,
+        input_reference: InputReference | None = None,
         idempotency_key: str | None = None,
         poll_timeout: float = DEFAULT_POLL_TIMEOUT,
         poll_interval: float | None = None,
@@ -342,7 +447,7 @@ class Videos:
             PollTimeoutError: ``poll_timeout`` passed before the job ended.
             APIStatusError: the API refused the request or a read (a subclass per status).
         """
-        video = self.create(
+        video = self._create(
             prompt=prompt,
             model=model,
             seconds=seconds,
@@ -368,7 +473,7 @@ class Videos:
         self,
         video_id: str,
         path: str | os.PathLike[str],
-        variant: str = "video",
+        variant: VariantName | VideoContentVariant = "video",
         *,
         on_bytes: ProgressCallback | None = None,
         timeout: TimeoutTypes | None = None,
@@ -527,7 +632,7 @@ class Videos:
         self,
         *,
         limit: int = 20,
-        order: str | None = None,
+        order: ListOrderName | ListOrder | None = None,
         after: str | None = None,
         timeout: TimeoutTypes | None = None,
         extra_headers: Mapping[str, str] | None = None,

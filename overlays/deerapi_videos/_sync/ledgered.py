@@ -263,7 +263,7 @@ class LedgeredVideos:
         went (created, uncertain, or failed and classified)."""
         params = job.params
         try:
-            video = self._videos.create(
+            video = self._videos._create(
                 prompt=str(params["prompt"]),
                 model=params.get("model"),
                 seconds=params.get("seconds"),
