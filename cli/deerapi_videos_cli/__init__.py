@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["main"]
+__all__ = ["cli", "main"]
 
 INSTALL_HINT = "pip install 'deerapi-videos[cli]'"
 
@@ -30,3 +31,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     from ._commands import cli
 
     cli.main(args=list(argv) if argv is not None else None, prog_name="deerapi-videos")
+
+
+def __getattr__(name: str) -> Any:
+    # ``cli`` (the click group, for CliRunner in tests and embedding) loads click on first use.
+    if name == "cli":
+        from ._commands import cli
+
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner, Result
-from deerapi_videos_cli._commands import cli
+from deerapi_videos_cli import cli
 from deerapi_videos_mock import Fault
 
 from .conftest import API_KEY, Served, prompts

@@ -30,8 +30,7 @@ from deerapi_videos import (
     NotFoundError,
     Video,
 )
-from deerapi_videos_mock import Fault, MockDeerAPI
-from deerapi_videos_mock._app import asset_for
+from deerapi_videos_mock import Fault, MockDeerAPI, asset_for
 
 from contract_tests.asyncio_support import run_isolated
 from contract_tests.e2e._harness import async_client, new_mock, refuse_first, sync_client

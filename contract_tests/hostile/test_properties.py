@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from .properties import (
+from ._properties import (
     check_deadline,
     check_download_target,
     check_exception_type,
@@ -39,7 +39,7 @@ from .properties import (
     check_video_id_carried,
     poll_reads,
 )
-from .runner import (
+from ._runner import (
     API_KEY,
     MAX_RETRIES,
     OPERATIONS,
@@ -48,7 +48,7 @@ from .runner import (
     CallRecord,
     run_cell,
 )
-from .server import BEHAVIOURS, MP4
+from ._server import BEHAVIOURS, MP4
 
 MODES = ("sync", "async")
 TOLERANCE = 1.5

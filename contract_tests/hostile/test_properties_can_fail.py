@@ -22,7 +22,7 @@ from deerapi_videos import (
     Video,
 )
 
-from .properties import (
+from ._properties import (
     check_deadline,
     check_download_target,
     check_exception_type,
@@ -35,7 +35,7 @@ from .properties import (
     check_video_id_carried,
     key_forms,
 )
-from .server import MP4, SEED_ID, Received, video
+from ._server import MP4, SEED_ID, Received, video
 
 KEY = "sk-hostile-7d3f9a2b1c"
 API_HOST = "127.0.0.1:8000"

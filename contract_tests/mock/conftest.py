@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from deerapi_videos_mock import MockDeerAPI
 
-from .support import AUTH, KEY, SpecChecker
+from ._support import AUTH, KEY, SpecChecker
 
 
 @pytest.fixture(scope="session")

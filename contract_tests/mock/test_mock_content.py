@@ -11,7 +11,7 @@ import pytest
 from deerapi_videos_mock import MockDeerAPI
 from deerapi_videos_mock._media import WEBP_THUMBNAIL, Asset, build_jpeg, mp4_asset
 
-from .support import AUTH
+from ._support import AUTH
 
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf"}
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from deerapi_videos_mock import DEFECTS, MockDeerAPI
 
-from .support import AUTH, SpecChecker
+from ._support import AUTH, SpecChecker
 
 pytestmark = pytest.mark.asyncio
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from deerapi_videos_mock import Fault, MockDeerAPI
 
-from .support import create
+from ._support import create
 
 pytestmark = pytest.mark.asyncio
 

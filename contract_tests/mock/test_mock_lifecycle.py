@@ -8,7 +8,7 @@ import httpx
 import pytest
 from deerapi_videos_mock import DEFAULT_EPOCH, MockDeerAPI
 
-from .support import create
+from ._support import create
 
 pytestmark = pytest.mark.asyncio
 

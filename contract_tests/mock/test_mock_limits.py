@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 from deerapi_videos_mock import LimitedMock, Limits, ManualClock, MockDeerAPI
 
-from .support import AUTH, KEY
+from ._support import AUTH, KEY
 
 
 class FakeTime:

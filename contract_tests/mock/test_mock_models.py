@@ -14,7 +14,7 @@ from deerapi_videos_mock import MockDeerAPI
 
 from contract_tests.builders import jpeg, png, webp
 
-from .support import AUTH, KEY, SpecChecker, create
+from ._support import AUTH, KEY, SpecChecker, create
 
 pytestmark = pytest.mark.asyncio
 

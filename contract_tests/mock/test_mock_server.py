@@ -15,7 +15,7 @@ import httpx
 import pytest
 from deerapi_videos_mock import Fault, MockDeerAPI, ScaledClock
 
-from .support import AUTH
+from ._support import AUTH
 
 
 def _client(base_url: str, **kwargs: object) -> httpx.Client:

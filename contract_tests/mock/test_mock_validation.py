@@ -9,7 +9,7 @@ import pytest
 from deerapi_videos_mock import MockDeerAPI
 from deerapi_videos_mock._media import JPEG_SPRITESHEET, WEBP_THUMBNAIL
 
-from .support import create
+from ._support import create
 
 pytestmark = pytest.mark.asyncio
 

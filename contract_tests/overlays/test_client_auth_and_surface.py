@@ -28,6 +28,7 @@ EXPECTED_ALL = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncDeerAPI",
+    "AsyncVideos",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
@@ -53,6 +54,7 @@ EXPECTED_ALL = [
     "VideoSeconds",
     "VideoSize",
     "VideoStatus",
+    "Videos",
 ]
 
 

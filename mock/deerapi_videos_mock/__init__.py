@@ -72,7 +72,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "deerapi_videos_mock needs the [mock] extra: pip install 'deerapi-videos[mock]'"
     ) from exc
 
-from ._app import ABORT_EXTENSION
+from ._app import ABORT_EXTENSION, asset_for
 from ._clock import DEFAULT_EPOCH, Clock, ManualClock, ScaledClock
 from ._faults import OPERATIONS, Fault, FaultKind
 from ._jobs import FAIL_MARKER, JobFailure, MockVideo
@@ -103,6 +103,7 @@ __all__ = [
     "PostRecord",
     "RecordedRequest",
     "ScaledClock",
+    "asset_for",
     "main",
     "run",
 ]

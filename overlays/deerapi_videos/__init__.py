@@ -15,7 +15,7 @@ The public surface is exactly ``__all__`` (a test freezes it). Tests turn sleepi
 
 from typing import TYPE_CHECKING, Any
 
-from ._async import AsyncDeerAPI
+from ._async import AsyncDeerAPI, AsyncVideos
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -37,7 +37,7 @@ from ._errors import (
     ResponseValidationError,
     VideoFailedError,
 )
-from ._sync import DeerAPI
+from ._sync import DeerAPI, Videos
 from ._tolerant import ResponseDeviation
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncDeerAPI",
+    "AsyncVideos",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
@@ -113,4 +114,5 @@ __all__ = [
     "VideoSeconds",
     "VideoSize",
     "VideoStatus",
+    "Videos",
 ]

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from deerapi_videos import DeerAPIError, DeletedVideo, Video
 
-from .server import SEED_ID, Received
+from ._server import SEED_ID, Received
 
 __all__ = [
     "POLL_FLOOR",

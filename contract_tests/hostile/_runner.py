@@ -26,7 +26,7 @@ from typing import Any
 
 from deerapi_videos import AsyncDeerAPI, DeerAPI
 
-from .server import SEED_ID, HostileServer, Received
+from ._server import SEED_ID, HostileServer, Received
 
 __all__ = [
     "API_KEY",
