@@ -21,6 +21,8 @@ if TYPE_CHECKING:
         PaidRequestGuard,
         cheapest_settings,
     )
+    from ._checks import CHECK_MEANINGS
+    from ._coverage import Coverage, compute_coverage
     from ._drift import Drift, ShapeDifference, compute_drift
     from ._engine import (
         CheckResult,
@@ -37,14 +39,21 @@ if TYPE_CHECKING:
         install_false_report_filters,
         reference_images,
     )
+    from ._images import IMAGE_KINDS, image
     from ._report import ReportContext, group_checks, write_reports
+    from ._repro import ReproStep
 
 _LAZY = {
+    "IMAGE_KINDS": "._images",
+    "image": "._images",
     "CHEAPEST_SETTINGS": "._budget",
     "Budget": "._budget",
     "BudgetExceeded": "._budget",
     "PaidRequestGuard": "._budget",
     "cheapest_settings": "._budget",
+    "CHECK_MEANINGS": "._checks",
+    "Coverage": "._coverage",
+    "compute_coverage": "._coverage",
     "Drift": "._drift",
     "ShapeDifference": "._drift",
     "compute_drift": "._drift",
@@ -59,6 +68,7 @@ _LAZY = {
     "fitting": "._hooks",
     "install_false_report_filters": "._hooks",
     "reference_images": "._hooks",
+    "ReproStep": "._repro",
     "ReportContext": "._report",
     "group_checks": "._report",
     "write_reports": "._report",
@@ -81,10 +91,13 @@ def __dir__() -> list[str]:
 __all__ = [
     "ALL_PHASES",
     "CHEAPEST_SETTINGS",
+    "CHECK_MEANINGS",
+    "IMAGE_KINDS",
     "Budget",
     "BudgetExceeded",
     "CheckResult",
     "ConformanceResult",
+    "Coverage",
     "Drift",
     "Exchange",
     "PaidJob",
@@ -92,12 +105,15 @@ __all__ = [
     "Phase",
     "Progress",
     "ReportContext",
+    "ReproStep",
     "ShapeDifference",
     "cheapest_settings",
+    "compute_coverage",
     "compute_drift",
     "fit_create_body",
     "fitting",
     "group_checks",
+    "image",
     "install_false_report_filters",
     "probe_not_served",
     "reference_images",
