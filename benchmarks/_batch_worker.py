@@ -2,7 +2,7 @@
 
     python benchmarks/_batch_worker.py {batch|batch_memory|openai} BASE_URL N CONCURRENCY WORKDIR
 
-``batch``: ``deerapi_videos_batch.run_batch`` with its ledger on disk (``synchronous=FULL``).
+``batch``: ``deerapi_videos_batch.run_batch`` with its ledger on disk (durability ``full``).
 ``batch_memory``: the same with the ledger in memory (no file, no fsync): the baseline for the
 ledger's overhead. ``openai``: the obvious alternative, ``asyncio.gather`` over the OpenAI
 SDK's ``videos.create_and_poll`` + ``download_content`` (bytes written to a file), at most

@@ -16,8 +16,9 @@
 - **crash**: ``deerapi-videos batch`` killed with SIGKILL at random moments (at least 20 kills),
   rerun until done, against a mock that honours ``Idempotency-Key`` (the batch told so with
   ``--trust-idempotency-keys``) and one with replay switched off (the batch not told).
-- **overhead**: the same batch with the ledger on disk (``synchronous=FULL``) and in memory,
-  interleaved rounds, no rate limit (so nothing hides the ledger's cost), medians.
+- **overhead**: the same batch with the ledger on disk (durability ``full``: every claim before a
+  POST and every saved download synced to disk) and in memory, interleaved rounds, no rate
+  limit (so nothing hides the ledger's cost), medians.
 """
 
 from __future__ import annotations
@@ -270,7 +271,7 @@ def overhead(report: Report, jobs: int, rounds: int) -> None:
     )
     report.add(
         "overhead",
-        f"{jobs} jobs, no rate limit, ledger on disk (WAL, synchronous=FULL)",
+        f"{jobs} jobs, no rate limit, ledger on disk (WAL, claims and downloads fsynced)",
         f"{disk:.2f} s",
         ratio=f"{disk / memory:.3f}x",
         target="<= 1.05x",
@@ -288,7 +289,7 @@ def run(report: Report, quick: bool) -> None:
     else:
         throughput(report, 1000, 50.0, 64)
         crash(report, 60, 22)
-        overhead(report, 500, 3)
+        overhead(report, 500, 5)
 
 
 def main() -> int:
@@ -301,7 +302,7 @@ def main() -> int:
     parser.add_argument("--crash-jobs", type=int, default=60)
     parser.add_argument("--kills", type=int, default=22)
     parser.add_argument("--overhead-jobs", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     only = {s.strip() for s in args.only.split(",")}

@@ -28,7 +28,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -231,12 +231,51 @@ def _progress(video: Any) -> int | None:
     return None
 
 
+class _Submissions:
+    """The gate new POSTs pass: a reconcile closes it and waits for the POSTs on their way, so
+    no job this process is starting can show up in its listing looking like a lost one."""
+
+    def __init__(self) -> None:
+        self._open = asyncio.Event()
+        self._open.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._sending = 0
+
+    @contextlib.asynccontextmanager
+    async def post(self) -> AsyncIterator[None]:
+        await self._open.wait()
+        self._sending += 1  # no await between the gate and this count
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._sending -= 1
+            if self._sending == 0:
+                self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def closed(self) -> AsyncIterator[None]:
+        self._open.clear()
+        try:
+            await self._idle.wait()
+            yield
+        finally:
+            self._open.set()
+
+
 class _Reconciler:
     """Settles uncertain jobs together: one listing serves every job waiting at the time."""
 
-    def __init__(self, ledgered: AsyncLedgeredVideos, on_failure: Callable[[Failure], None]):
+    def __init__(
+        self,
+        ledgered: AsyncLedgeredVideos,
+        on_failure: Callable[[Failure], None],
+        submissions: _Submissions,
+    ):
         self._ledgered = ledgered
         self._on_failure = on_failure
+        self._submissions = submissions
         self._waiting: dict[str, asyncio.Future[Reconciliation | None]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -263,7 +302,8 @@ class _Reconciler:
             if not keys:
                 continue
             try:
-                decisions = await self._ledgered.reconcile(keys)
+                async with self._submissions.closed():
+                    decisions = await self._ledgered.reconcile(keys)
             except DeerAPIError as exc:
                 failure = classify_failure(exc)
                 self._on_failure(failure)
@@ -322,6 +362,7 @@ class _Runner:
         self._notes: list[tuple[str, str, str]] = []
         self._started = time.monotonic()
         self._downloads = asyncio.Semaphore(max(1, options.download_concurrency))
+        self._submissions = _Submissions()
         self._budget_reached = False
 
     # -- setting up --------------------------------------------------------------------------
@@ -460,7 +501,7 @@ class _Runner:
                 trust_idempotency_keys=self.options.trust_idempotency_keys,
                 reconcile_grace=self.options.reconcile_grace,
             )
-            reconciler = _Reconciler(ledgered, self._note_failure)
+            reconciler = _Reconciler(ledgered, self._note_failure, self._submissions)
             background.append(asyncio.create_task(self._flusher(ledger)))
             if self.on_progress is not None:
                 background.append(asyncio.create_task(self._ticker(ledger)))
@@ -586,28 +627,32 @@ class _Runner:
         if self.stopped is not None:
             return False
         item.phase = "submitting"
-        try:
-            claimed = await asyncio.to_thread(
-                ledger.claim,
-                item.key,
-                budget=self.options.budget,
-                resubmit_ambiguous=self.options.resubmit_ambiguous,
-                resend_uncertain=item.resend,
-            )
-        except BudgetExceededError as exc:
-            item.phase, item.note = "over_budget", str(exc)
-            self._budget_reached = True
-            return False
-        except InvalidParameterError as exc:  # e.g. ambiguous without --resubmit-ambiguous
-            item.note = str(exc)
-            return False
-        item.resend = False
-        try:
-            video = await ledgered.post(claimed, item.references, max_retries=0)
-        except JobMayExistError:
-            return True  # recorded uncertain: the loop reconciles it
-        except DeerAPIError as exc:
-            failure = classify_failure(exc)
+        async with self._submissions.post():
+            try:
+                claimed = await asyncio.to_thread(
+                    ledger.claim,
+                    item.key,
+                    budget=self.options.budget,
+                    resubmit_ambiguous=self.options.resubmit_ambiguous,
+                    resend_uncertain=item.resend,
+                )
+            except BudgetExceededError as exc:
+                item.phase, item.note = "over_budget", str(exc)
+                self._budget_reached = True
+                return False
+            except InvalidParameterError as exc:  # e.g. ambiguous without --resubmit-ambiguous
+                item.note = str(exc)
+                return False
+            item.resend = False
+            try:
+                video = await ledgered.post(claimed, item.references, max_retries=0)
+            except JobMayExistError:
+                return True  # recorded uncertain: the loop reconciles it
+            except DeerAPIError as exc:
+                failure: Failure | None = classify_failure(exc)
+            else:
+                failure = None
+        if failure is not None:
             self._note_failure(failure)
             if failure.kind == "final" or failure.fatal:
                 return False

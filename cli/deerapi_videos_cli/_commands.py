@@ -625,10 +625,9 @@ MOCK_UNSERVABLE = ("listVideos", "deleteVideo")
 
 
 def _serve_until_interrupted() -> None:
-    """Block until Ctrl-C (the server runs in a background thread)."""
-    with contextlib.suppress(KeyboardInterrupt):
-        while True:
-            time.sleep(3600)
+    """Block until Ctrl-C raises KeyboardInterrupt (the server runs in a background thread)."""
+    while True:
+        time.sleep(3600)
 
 
 @cli.command()
@@ -773,7 +772,8 @@ def mock(
             f"Try: DEERAPI_BASE_URL={url} DEERAPI_KEY={shown_key} "
             "deerapi-videos create 'a cat' --wait --output cat.mp4\nCtrl-C stops it."
         )
-        _serve_until_interrupted()
+        with contextlib.suppress(KeyboardInterrupt):  # the way to stop it: exit 0
+            _serve_until_interrupted()
 
 
 def _register_conformance() -> None:

@@ -7,13 +7,20 @@ the paid-job budget, which is shown, and confirmed, before anything is sent.
 
 Exit codes: 0 conformant; 1 not conformant; 2 usage error or live run not confirmed; 3 the check
 could not run (a missing extra, an unreachable API).
+
+Every run has a seed (``--seed``, else one drawn and printed) that both the generated cases and
+the bundled mock's ids come from. The reports record it with the settings, the command that
+reruns the check, and, for the bundled mock, the ``deerapi-videos mock`` command that starts the
+same mock on the same port, so each failure's commands can be pasted after the run is gone.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import logging
 import secrets
+import shlex
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -79,8 +86,11 @@ def _bundled_mock(
     defects: tuple[str, ...],
     shape: str = "deerapi",
     unserved: tuple[str, ...] = (),
+    seed: int | None = 0,
 ) -> Iterator[str]:
-    """Serve a fresh mock on an ephemeral loopback port; yield its base URL."""
+    """Serve a fresh mock on an ephemeral loopback port; yield its base URL. Its clock stands
+    still (jobs move only as they are read) and its ids come from ``seed``: what
+    :func:`mock_command` starts again."""
     mock_module = _load_mock()
     mock = mock_module.MockDeerAPI(
         api_key=api_key,
@@ -89,6 +99,7 @@ def _bundled_mock(
         defects=set(defects),
         response_shape=shape,
         unserved=set(unserved),
+        seed=seed,
     )
     with mock.serve("127.0.0.1", 0) as base_url:
         # Fuzzed requests make uvicorn log "Invalid HTTP request received." warnings: noise
@@ -100,6 +111,34 @@ def _bundled_mock(
             yield str(base_url)
         finally:
             uvicorn_log.setLevel(level)
+
+
+def mock_command(
+    base_url: str,
+    seed: int,
+    defects: tuple[str, ...] = (),
+    shape: str = "deerapi",
+    unserved: tuple[str, ...] = (),
+) -> str:
+    """The ``deerapi-videos mock`` command serving the bundled mock of a run again, on its port
+    (the failures' commands name that URL)."""
+    port = base_url.rstrip("/").rsplit(":", 1)[-1]
+    args = ["deerapi-videos", "mock", "--port", port, "--seed", str(seed), "--speed", "0"]
+    args += ["--job-duration", f"{MOCK_JOB_DURATION:g}"]
+    args += ["--advance-on-retrieve", f"{MOCK_ADVANCE_ON_RETRIEVE:g}"]
+    for defect in defects:
+        args += ["--plant-defect", defect]
+    if shape != "deerapi":
+        args += ["--mock-shape", shape]
+    for operation in unserved:
+        args += ["--mock-unserved", operation]
+    return shlex.join(args)
+
+
+def _engine_default(name: str) -> Any:
+    from deerapi_videos_conformance import run_conformance
+
+    return inspect.signature(run_conformance).parameters[name].default
 
 
 def _budget_text(budget: Any, settings: Mapping[str, str], video_id: str | None) -> str:
@@ -149,6 +188,7 @@ def _summary(out: Output, result: Any, written: list[Path], drift: Any, *, live:
                     for j in result.paid_jobs
                 ],
                 "duration_s": round(float(result.duration_s), 3),
+                "seed": getattr(result, "seed", None),
                 "model": getattr(result, "model", None),
                 "not_served": dict(getattr(result, "not_served", {}) or {}),
                 "drift": drift.to_dict() if drift is not None else None,
@@ -194,6 +234,56 @@ def _summary(out: Output, result: Any, written: list[Path], drift: Any, *, live:
             click.echo(f"DRIFT {difference.describe()}")
     for path in written:
         click.echo(f"report: {path}")
+
+
+def _settings(
+    *,
+    live: bool,
+    phases: tuple[str, ...],
+    max_examples: int,
+    model: str | None,
+    budget: Any,
+    video_id: str | None,
+    defects: tuple[str, ...],
+    shape: str,
+    unserved: tuple[str, ...],
+) -> tuple[tuple[str, str], ...]:
+    """What the reports record of a run besides its seed (the values as the flags take them)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "(not installed)"
+
+    rows = [
+        ("phases", ", ".join(phases)),
+        ("max examples per operation and phase", str(max_examples)),
+        ("model", model or "(generated per case)"),
+    ]
+    if live:
+        rows += [
+            ("paid-job budget", str(budget.max_paid_jobs)),
+            ("remix allowed", "yes" if budget.allow_remix else "no"),
+            ("existing video read", video_id or "(none: the run creates one)"),
+        ]
+    else:
+        rows += [
+            (
+                "mock",
+                f"jobs take {MOCK_JOB_DURATION:g} s, each read ages one by "
+                f"{MOCK_ADVANCE_ON_RETRIEVE:g} s, the clock stands still, ids from the seed",
+            ),
+            ("planted defects", ", ".join(defects) or "(none)"),
+            ("mock shape", shape),
+            ("not served by the mock", ", ".join(unserved) or "(none)"),
+        ]
+    rows += [
+        ("schemathesis", installed("schemathesis")),
+        ("deerapi-videos", installed("deerapi-videos")),
+    ]
+    return tuple(rows)
 
 
 class _EventPrinter:
@@ -406,9 +496,11 @@ def conformance(
     else:
         api_key = "sk-mock-" + secrets.token_urlsafe(24)  # throwaway: the user's key never used
 
-    kwargs: dict[str, Any] = {"budget": budget_obj, "live": live}
-    if seed is not None:
-        kwargs["seed"] = seed
+    # One seed for the cases and the mock's ids, drawn when not given: every report names it.
+    explicit_seed = seed is not None
+    if seed is None:
+        seed = secrets.randbelow(2**32)
+    kwargs: dict[str, Any] = {"budget": budget_obj, "live": live, "seed": seed}
     if max_examples is not None:
         kwargs["max_examples"] = max_examples
     if video_id is not None:
@@ -421,7 +513,7 @@ def conformance(
     server: AbstractContextManager[str] = (
         nullcontext(target)
         if target is not None
-        else _bundled_mock(api_key, defects, mock_shape, mock_unserved)
+        else _bundled_mock(api_key, defects, mock_shape, mock_unserved, seed)
     )
     started = _dt.datetime.now(_dt.UTC)
     t0 = time.monotonic()
@@ -433,6 +525,8 @@ def conformance(
                 + (f" (answering as: {mock_shape})" if mock_shape != "deerapi" else "")
                 + (f" (model: {model})" if model else "")
             )
+        if not explicit_seed:
+            out.note(f"Seed {seed} (rerun with --seed {seed}).")
         try:
             result = run_conformance(base_url, api_key, on_event=events, **kwargs)
         except ImportError as exc:
@@ -441,13 +535,29 @@ def conformance(
 
     from deerapi_videos_conformance import ReportContext, write_reports
 
-    drift = None
+    drift = coverage = None
     try:
-        from deerapi_videos_conformance import compute_drift
+        from deerapi_videos_conformance import compute_coverage, compute_drift
 
         drift = compute_drift(result.exchanges)
+        coverage = compute_coverage(result.exchanges, drift=drift)
     except ImportError:
-        out.note(f"drift not computed: PyYAML is missing ({_EXTRA_HINT})")
+        out.note(f"drift and coverage not computed: PyYAML is missing ({_EXTRA_HINT})")
+    rerun = ["deerapi-videos", "conformance", "--seed", str(seed)]
+    if live:
+        rerun += ["--base-url", base_url]
+        rerun += [] if budget is None else ["--budget", str(budget)]
+        rerun += ["--allow-remix"] if allow_remix else []
+        rerun += [] if video_id is None else ["--video-id", video_id]
+    for phase in kwargs.get("phases", ()):
+        rerun += ["--phase", phase]
+    rerun += [] if max_examples is None else ["--max-examples", str(max_examples)]
+    rerun += [] if model is None else ["--model", model]
+    for defect in defects:
+        rerun += ["--plant-defect", defect]
+    rerun += [] if mock_shape == "deerapi" else ["--mock-shape", mock_shape]
+    for operation in mock_unserved:
+        rerun += ["--mock-unserved", operation]
     context = ReportContext(
         base_url=base_url,
         live=live,
@@ -456,9 +566,29 @@ def conformance(
         started_at=started,
         secrets=(api_key,),
         model=model,
+        settings=_settings(
+            live=live,
+            phases=kwargs.get("phases", ALL_PHASES),
+            max_examples=max_examples or _engine_default("max_examples"),
+            model=model,
+            budget=budget_obj,
+            video_id=video_id,
+            defects=defects,
+            shape=mock_shape,
+            unserved=mock_unserved,
+        ),
+        rerun=shlex.join(rerun),
+        mock_command=None
+        if live
+        else mock_command(base_url, seed, defects, mock_shape, mock_unserved),
     )
     written = write_reports(
-        result, junit_path=junit, markdown_path=report, drift=drift, context=context
+        result,
+        junit_path=junit,
+        markdown_path=report,
+        drift=drift,
+        context=context,
+        coverage=coverage,
     )
     _summary(out, result, written, drift, live=live)
     if not out.json_mode:

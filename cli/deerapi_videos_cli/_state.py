@@ -23,6 +23,17 @@ class State:
     base_url: str | None
     output: Output
     timeout: float | None
+    #: ``-v`` count.
+    verbose: int = 0
+    #: The options before the command name that a resume hint must repeat (``--base-url URL``
+    #: when typed on the command line, ``--timeout S``); never the key.
+    resume_flags: tuple[str, ...] = ()
+
+    def command(self, *args: str) -> str:
+        """A ``deerapi-videos`` command line with this invocation's options, shell-quoted."""
+        import shlex
+
+        return shlex.join(["deerapi-videos", *self.resume_flags, *args])
 
     def client(self) -> DeerAPI:
         """A client for this invocation (the key and URL fall back to the environment)."""

@@ -149,6 +149,9 @@ class Drift:
     shape_differences: dict[str, ShapeDifference] = field(default_factory=dict)
     #: model ids named by Video answers -> how many answers named each.
     models_seen: dict[str, int] = field(default_factory=dict)
+    #: ``Schema`` -> its documented fields, for each schema the run saw answers of (with
+    #: ``unseen_fields``: the response side of the spec coverage).
+    documented_fields: dict[str, list[str]] = field(default_factory=dict)
     #: exchanges examined.
     exchanges_seen: int = 0
     #: requests with a method their path does not have (``unsupported_method`` probes): skipped.
@@ -498,6 +501,7 @@ def compute_drift(
     for schema_name, fields in sorted(walker.documented.items()):
         seen = walker.seen_fields.get(schema_name, set())
         drift.unseen_fields.extend(f"{schema_name}.{f}" for f in fields if f not in seen)
+        drift.documented_fields[schema_name] = list(fields)
     for difference in drift.shape_differences.values():
         difference.seen = walker.objects.get(difference.location.split(".", 1)[0], 0)
     return drift

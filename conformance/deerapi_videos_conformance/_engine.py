@@ -16,15 +16,16 @@ before the run finds out (404 or 405), and such an operation is reported as *not
 from __future__ import annotations
 
 import json
-import shlex
+import re
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 import schemathesis
@@ -60,6 +61,7 @@ from ._budget import (
 )
 from ._hooks import fitting, install_false_report_filters
 from ._phases import ALL_PHASES
+from ._repro import ReproStep, authorization_of, render_step, request_headers
 
 __all__ = [
     "ALL_PHASES",
@@ -68,6 +70,7 @@ __all__ = [
     "Exchange",
     "PaidJob",
     "Progress",
+    "ReproStep",
     "run_conformance",
 ]
 
@@ -77,6 +80,25 @@ REQUEST_ID_HEADERS = ("x-request-id", "x-oneapi-request-id")
 _LIVE_PROMPT = "A paper boat drifting on a calm pond, soft morning light"
 _LIVE_REMIX_PROMPT = "Make it dusk"
 _TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+#: A video id in a request path, and the operations that need the video completed.
+_VIDEO_IN_PATH = re.compile(r"/v1/videos/([^/?#]+)")
+_NEEDS_COMPLETED = re.compile(r"/v1/videos/[^/?#]+/(content|remix)(?:[/?#]|$)")
+_STAND_IN_PROMPT = "a stand-in video for the repro"
+_MULTIPART_NAME = re.compile(rb'content-disposition:[^\r\n]*?\bname="([^"\r\n]*)"', re.I)
+#: Request headers that are not fields of the operation (transport, auth, run labels).
+_NOT_FIELDS = frozenset(
+    {
+        "accept",
+        "accept-encoding",
+        "authorization",
+        "connection",
+        "content-length",
+        "content-type",
+        "host",
+        "user-agent",
+        "x-schemathesis-testcaseid",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -88,7 +110,11 @@ class CheckResult:
     passed: bool
     message: str
     request_id: str | None = None
-    curl: str | None = None  # Authorization redacted
+    #: The failing request as one command line (the key read from ``$DEERAPI_KEY``).
+    curl: str | None = None
+    #: The requests that reproduce the failure, in order (see ``_repro``); the reports render
+    #: them as shell commands.
+    repro: tuple[ReproStep, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +131,9 @@ class Exchange:
     response_json: Any  # parsed JSON body, or None when the body is not JSON
     elapsed_s: float
     phase: str | None = None  # schemathesis phase that sent it; None for the run's own calls
+    #: Names of the query parameters, body fields and headers the request carried (for the
+    #: spec coverage: which described fields the run sent).
+    request_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -129,6 +158,8 @@ class ConformanceResult:
     #: operationId -> why it counts as not served (e.g. "GET /v1/videos answered 404"); those
     #: operations were left out of the run: neither passed nor failed.
     not_served: dict[str, str] = field(default_factory=dict)
+    #: The seed schemathesis generated the cases with (the one given, or the one it drew).
+    seed: int | None = None
 
     @property
     def passed(self) -> bool:
@@ -312,19 +343,42 @@ def _flat(headers: Mapping[str, Any], *, redact: bool) -> dict[str, str]:
     return out
 
 
-def _curl(request: Request) -> str:
-    parts = ["curl", "-X", request.method]
-    for key, value in _flat(request.headers, redact=True).items():
-        if key.lower() in ("content-length", "user-agent", "accept-encoding", "connection"):
-            continue
-        parts += ["-H", f"{key}: {value}"]
-    if request.body:
-        parts += ["--data-binary", request.body.decode("utf-8", "backslashreplace")]
-    parts.append(request.uri)
-    return " ".join(shlex.quote(part) for part in parts).replace(
-        shlex.quote("Authorization: " + REDACTED_BEARER),
-        shlex.quote("Authorization: Bearer $DEERAPI_KEY"),
+def _step(request: Request, api_key: str) -> ReproStep:
+    """The request as a repro step: the run's key read from ``$DEERAPI_KEY``, never written."""
+    headers = list(_flat(request.headers, redact=False).items())
+    return ReproStep(
+        method=request.method.upper(),
+        url=request.uri,
+        headers=request_headers(headers),
+        body=request.body or None,
+        authorization=authorization_of(headers, api_key),
     )
+
+
+def _curl(request: Request, api_key: str = "") -> str:
+    """The request as one command line; the key comes from ``$DEERAPI_KEY`` (double quotes)."""
+    return render_step(_step(request, api_key))
+
+
+def _request_fields(request: Request) -> tuple[str, ...]:
+    """The query parameters, body fields and headers a request carried, by name."""
+    names = [name for name, _ in parse_qsl(urlsplit(request.uri).query, keep_blank_values=True)]
+    content_type = (_first(request.headers, "content-type") or "").lower()
+    body = request.body or b""
+    if body and "multipart/form-data" in content_type:
+        names += [m.decode("utf-8", "replace") for m in _MULTIPART_NAME.findall(body)]
+    elif body and "json" in content_type:
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            names += [str(key) for key in parsed]
+    elif body and "x-www-form-urlencoded" in content_type:
+        text = body.decode("utf-8", "replace")
+        names += [name for name, _ in parse_qsl(text, keep_blank_values=True)]
+    names += [key for key in request.headers if key.lower() not in _NOT_FIELDS]
+    return tuple(dict.fromkeys(names))
 
 
 def _json(response: Response) -> Any:
@@ -350,6 +404,7 @@ def _exchange(
         response_json=_json(response),
         elapsed_s=response.elapsed,
         phase=phase,
+        request_fields=_request_fields(request),
     )
 
 
@@ -373,6 +428,10 @@ class _Collector:
     result: ConformanceResult
     on_event: OnEvent | None
     secrets: tuple[str, ...]
+    #: The key the run sends (replaced by ``$DEERAPI_KEY`` in every repro).
+    api_key: str = ""
+    #: A live API: a repro never creates a job there (it would be paid for).
+    live: bool = False
     _cases: Counter[str] = field(default_factory=Counter)
     _jobs_seen: set[str] = field(default_factory=set)
 
@@ -409,6 +468,7 @@ class _Collector:
             request_ids[case_id] = _request_id(response.headers)
             operation = operation_of.get(case_id, recorder.label)
             self.add_exchange(_exchange(operation, interaction.request, response, phase))
+        repros: dict[str, tuple[ReproStep, ...]] = {}
         for case_id, nodes in recorder.checks.items():
             seen: set[tuple[str, str]] = set()
             for node in nodes:
@@ -424,6 +484,8 @@ class _Collector:
                     continue
                 seen.add(key)
                 request = requests_of.get(case_id)
+                if case_id not in repros:
+                    repros[case_id] = self.repro(recorder, case_id, failure.related_case_ids())
                 self.result.checks.append(
                     CheckResult(
                         operation=failure.operation or operation,
@@ -431,9 +493,81 @@ class _Collector:
                         passed=False,
                         message=message,
                         request_id=request_ids.get(case_id),
-                        curl=self._scrub(_curl(request)) if request is not None else None,
+                        curl=self._scrub(_curl(request, self.api_key))
+                        if request is not None
+                        else None,
+                        repro=repros[case_id],
                     )
                 )
+
+    def repro(
+        self, recorder: ScenarioRecorder, case_id: str, related: Sequence[str] = ()
+    ) -> tuple[ReproStep, ...]:
+        """The requests that reproduce the failure of ``case_id``: its chain in the scenario
+        (parents, and the cases the failure names), each id a step created read from the
+        variable it was captured in; stand-ins for videos the run created elsewhere."""
+        steps: list[ReproStep] = []
+        captured: dict[str, str] = {}
+        chain = recorder.iter_chain_cases(case_id=case_id, related_case_ids=tuple(related))
+        for case in chain:
+            interaction = recorder.interactions.get(case.id)
+            if interaction is None:
+                continue
+            step = _step(interaction.request, self.api_key)
+            step = step.with_ids(captured)
+            response = interaction.response
+            if (
+                case.id != case_id
+                and step.method == "POST"
+                and response is not None
+                and 200 <= response.status_code < 300
+            ):
+                body = _json(response)
+                new_id = body.get("id") if isinstance(body, dict) else None
+                if isinstance(new_id, str) and new_id:
+                    captured[new_id] = f"VIDEO_{len(captured) + 1}"
+                    step = replace(step, capture=captured[new_id])
+            steps.append(step)
+        return tuple(self._stand_ins(steps, captured))
+
+    def _stand_ins(self, steps: list[ReproStep], captured: dict[str, str]) -> list[ReproStep]:
+        """Steps making the videos the chain uses but did not create (the run created them
+        earlier): a new job each on a mock; on a live API (paid) a note naming the video."""
+        foreign: dict[str, bool] = {}  # id -> needs it completed
+        for step in steps:
+            for match in _VIDEO_IN_PATH.finditer(step.url):
+                video_id = match.group(1)
+                if video_id in self._jobs_seen and video_id not in captured:
+                    needs = bool(_NEEDS_COMPLETED.search(step.url))
+                    foreign[video_id] = foreign.get(video_id, False) or needs
+        if not foreign:
+            return steps
+        if self.live:
+            note = "uses " + ", ".join(foreign) + ", a video the run created: use one of yours"
+            return [replace(steps[0], note=note), *steps[1:]]
+        base = steps[0].url.split("/v1/videos", 1)[0]
+        prefix: list[ReproStep] = []
+        for video_id, needs_completed in foreign.items():
+            var = captured[video_id] = f"VIDEO_{len(captured) + 1}"
+            prefix.append(
+                ReproStep(
+                    "POST",
+                    f"{base}/v1/videos",
+                    form=(("prompt", _STAND_IN_PROMPT),),
+                    capture=var,
+                    note=f"a stand-in for {video_id}, which the run had created",
+                )
+            )
+            if needs_completed:
+                prefix.append(
+                    ReproStep(
+                        "GET",
+                        f"{base}/v1/videos/{video_id}",
+                        ids=((video_id, var),),
+                        until_status="completed",
+                    )
+                )
+        return prefix + [step.with_ids(captured) for step in steps]
 
     def error(self, label: str, title: str, message: str) -> None:
         self.result.checks.append(
@@ -544,7 +678,8 @@ class _Explicit:
                             False,
                             self.collector._scrub(_failure_message(failure)),
                             request_id,
-                            self.collector._scrub(_curl(request)),
+                            self.collector._scrub(_curl(request, self.api_key)),
+                            (_step(request, self.api_key),),
                         )
                     )
         except Failure as failure:
@@ -555,7 +690,8 @@ class _Explicit:
                     False,
                     self.collector._scrub(_failure_message(failure)),
                     request_id,
-                    self.collector._scrub(_curl(request)),
+                    self.collector._scrub(_curl(request, self.api_key)),
+                    (_step(request, self.api_key),),
                 )
             )
         else:
@@ -732,7 +868,9 @@ def _run(
     model: str | None,
 ) -> ConformanceResult:
     started = time.monotonic()
-    collector = _Collector(ConformanceResult(model=model), on_event, (api_key,))
+    collector = _Collector(
+        ConformanceResult(model=model), on_event, (api_key,), api_key=api_key, live=live
+    )
     config = _config(
         base_url,
         api_key,
@@ -742,6 +880,7 @@ def _run(
         stateful_steps=stateful_steps,
         request_timeout=request_timeout,
     )
+    collector.result.seed = config.seed
     schema = load_schema(config)
     budget = budget or Budget()
     guard = PaidRequestGuard(api_key=api_key, budget=budget)

@@ -1,9 +1,15 @@
 """Reports of a conformance run: JUnit XML for CI, Markdown for people.
 
-Both are built from a ``ConformanceResult`` (and optionally its ``Drift``). Checks are grouped
-per operation and check: one JUnit test case and one Markdown table row each, failing when any
-case of that check failed. Each distinct failure is listed with its request id and a curl line
-(the engine redacts the key; this module redacts it again if it is given one, as a second guard).
+Both are built from a ``ConformanceResult`` (and optionally its ``Drift`` and ``Coverage``).
+Checks are grouped per operation and check: one JUnit test case and one Markdown table row each,
+failing when any case of that check failed. Each distinct failure is listed with its request id
+and the shell commands that send its requests again (``_repro``: the key read from
+``$DEERAPI_KEY``, never written; bodies that are not text written beside the report). The engine
+keeps the key out; this module redacts it again if it is given one, as a second guard.
+
+Both reports record what the run was: its seed and settings, the command that reruns it, and
+for a mock target the command that starts the same mock on the same port (the run's is gone).
+The Markdown report also says what each check means and how much of the spec the run covered.
 
 Only the standard library is used (``xml.etree``), so reports can be written wherever the engine
 runs.
@@ -14,14 +20,17 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from deerapi_videos.auth import REDACTED
 
+from ._checks import meaning
+from ._coverage import Coverage
 from ._drift import Drift
+from ._repro import ReproStep, body_file_name, is_text_body, render_steps
 
 __all__ = [
     "CheckGroup",
@@ -53,6 +62,10 @@ class CheckLike(Protocol):
     def request_id(self) -> str | None: ...
     @property
     def curl(self) -> str | None: ...
+
+
+#: Where a non-text request body was written, by body (None: not written; rendered inline).
+BodyPath = Callable[[bytes], str | None]
 
 
 class PaidJobLike(Protocol):
@@ -94,6 +107,12 @@ class ReportContext:
     secrets: tuple[str, ...] = ()
     #: The model the run's creates asked for (``--model``), if one was chosen.
     model: str | None = None
+    #: What the run was, as (name, value) pairs: phases, examples, mock options, versions...
+    settings: tuple[tuple[str, str], ...] = ()
+    #: The command that runs the same check again (same seed and settings).
+    rerun: str | None = None
+    #: For a mock target: the command that starts the same mock on the run's port.
+    mock_command: str | None = None
 
 
 @dataclass
@@ -164,20 +183,42 @@ def group_checks(checks: Iterable[CheckLike]) -> list[CheckGroup]:
     return sorted(groups.values(), key=lambda g: (g.operation, g.check))
 
 
-def _failure_text(failure: CheckLike, count: int, secrets: Sequence[str]) -> str:
+def _repro_lines(failure: CheckLike, body_path: BodyPath | None) -> list[str]:
+    """The shell commands that reproduce ``failure`` (its steps, else its one curl line)."""
+    steps: Sequence[ReproStep] = getattr(failure, "repro", ()) or ()
+    if steps:
+        return render_steps(steps, body_path)
+    return [failure.curl] if failure.curl else []
+
+
+def _failure_text(
+    failure: CheckLike, count: int, secrets: Sequence[str], body_path: BodyPath | None = None
+) -> str:
     lines = [failure.message or "(no message)"]
     if count > 1:
         lines.append(f"({count} cases failed this way)")
     lines.append(f"Request id: {failure.request_id or '(none returned)'}")
-    if failure.curl:
-        lines.append(f"Reproduce: {failure.curl}")
+    repro = _repro_lines(failure, body_path)
+    if repro:
+        lines.append("Reproduce (the key from $DEERAPI_KEY):")
+        lines += [f"  {line}" for line in repro]
     return redact("\n".join(lines), secrets)
 
 
+def _seed(result: ResultLike, context: ReportContext) -> int | None:
+    return context.seed if context.seed is not None else getattr(result, "seed", None)
+
+
 def render_junit(
-    result: ResultLike, drift: Drift | None = None, context: ReportContext | None = None
+    result: ResultLike,
+    drift: Drift | None = None,
+    context: ReportContext | None = None,
+    *,
+    coverage: Coverage | None = None,
+    body_path: BodyPath | None = None,
 ) -> str:
-    """JUnit XML: one ``<testcase>`` per operation and check, ``classname`` = operation."""
+    """JUnit XML: one ``<testcase>`` per operation and check, ``classname`` = operation; the
+    seed, settings, rerun and mock commands and coverage totals as suite properties."""
     context = context or ReportContext()
     secrets = context.secrets
     groups = group_checks(result.checks)
@@ -204,14 +245,20 @@ def render_junit(
     if context.started_at is not None:
         suite.set("timestamp", context.started_at.isoformat(timespec="seconds"))
     props = ET.SubElement(suite, "properties")
+    seed = _seed(result, context)
+    totals = coverage.totals() if coverage is not None else {}
     for name, value in (
         ("base_url", context.base_url),
         ("mode", "live" if context.live else "mock"),
         ("model", context.model or ""),
-        ("seed", "" if context.seed is None else str(context.seed)),
+        ("seed", "" if seed is None else str(seed)),
+        *((f"setting.{k}", v) for k, v in context.settings),
+        ("rerun", context.rerun or ""),
+        ("mock_command", context.mock_command or ""),
         ("paid_jobs", str(len(result.paid_jobs))),
         *((f"not_served.{op}", why) for op, why in sorted(not_served.items())),
         *((f"cases.{phase}", str(n)) for phase, n in sorted(result.cases_per_phase.items())),
+        *((f"coverage.{k.replace(' ', '_')}", f"{a}/{b}") for k, (a, b) in totals.items()),
     ):
         ET.SubElement(props, "property", name=name, value=redact(value, secrets))
     for operation, why in sorted(not_served.items()):
@@ -229,7 +276,10 @@ def render_junit(
                 message=redact(first.message or "check failed", secrets).splitlines()[0][:500],
                 type=group.check,
             )
-            failure.text = "\n\n".join(_failure_text(f, n, secrets) for f, n in distinct)
+            texts = [_failure_text(f, n, secrets, body_path) for f, n in distinct]
+            if context.mock_command:
+                texts.insert(0, f"Start the same mock first: {context.mock_command}")
+            failure.text = "\n\n".join(texts)
         else:
             ET.SubElement(case, "system-out").text = f"{group.passed} case(s) passed"
     if drift is not None:
@@ -306,9 +356,15 @@ def _settings_text(settings: Mapping[str, Any]) -> str:
 
 
 def render_markdown(
-    result: ResultLike, drift: Drift | None = None, context: ReportContext | None = None
+    result: ResultLike,
+    drift: Drift | None = None,
+    context: ReportContext | None = None,
+    *,
+    coverage: Coverage | None = None,
+    body_path: BodyPath | None = None,
 ) -> str:
-    """The human report: verdict, checks per operation, failures, drift, paid jobs, duration."""
+    """The human report: verdict, settings, checks per operation and what they mean, failures
+    with the commands that reproduce them, spec coverage, drift, paid jobs, duration."""
     context = context or ReportContext()
     secrets = context.secrets
     groups = group_checks(result.checks)
@@ -334,8 +390,9 @@ def render_markdown(
     if context.started_at is not None:
         out.append(f"- Started: {context.started_at.isoformat(timespec='seconds')}")
     out.append(f"- Duration: {result.duration_s:.1f} s")
-    if context.seed is not None:
-        out.append(f"- Seed: {context.seed}")
+    seed = _seed(result, context)
+    if seed is not None:
+        out.append(f"- Seed: {seed}")
     if result.cases_per_phase:
         phases = ", ".join(f"{p} {n}" for p, n in result.cases_per_phase.items())
         out.append(f"- Cases per phase: {phases}")
@@ -351,6 +408,8 @@ def render_markdown(
         )
     out.append("")
 
+    out += _settings_section(context, seed)
+
     out += ["## Checks by operation", "", "| Operation | Check | Result | Cases |"]
     out.append("|---|---|---|---|")
     for g in groups:
@@ -359,6 +418,12 @@ def render_markdown(
     if not groups:
         out.append("| — | — | no checks ran | 0 |")
     out.append("")
+
+    checks = sorted({g.check for g in groups})
+    if checks:
+        out += ["## What the checks mean", ""]
+        out += [f"- `{check}`: {meaning(check)}" for check in checks]
+        out.append("")
 
     if not_served:
         out += ["## Not served", ""]
@@ -373,6 +438,8 @@ def render_markdown(
     out += ["## Failures", ""]
     if not failed:
         out += ["None.", ""]
+    else:
+        out += _how_to_reproduce(context)
     for g in failed:
         out += [f"### `{g.operation}` — {g.check}", ""]
         for failure, count in g.distinct_failures():
@@ -384,9 +451,13 @@ def render_markdown(
             if rest.strip():
                 out += ["", "  ```text", *(f"  {line}" for line in rest.strip().splitlines())]
                 out += ["  ```", ""]
-            if failure.curl:
-                out += ["", "  ```sh", f"  {redact(failure.curl, secrets)}", "  ```", ""]
+            repro = _repro_lines(failure, body_path)
+            if repro:
+                out += ["", "  ```sh", *(f"  {redact(line, secrets)}" for line in repro)]
+                out += ["  ```", ""]
         out.append("")
+
+    out += _coverage_section(coverage)
 
     out += ["## Drift", ""]
     if drift is None:
@@ -423,6 +494,97 @@ def render_markdown(
     return redact("\n".join(out), secrets) + "\n"
 
 
+def _settings_section(context: ReportContext, seed: int | None) -> list[str]:
+    rows = [("seed", str(seed))] if seed is not None else []
+    rows += [(k, v) for k, v in context.settings if k != "seed"]
+    if not rows and not context.rerun:
+        return []
+    out = ["## Settings", "", "| Setting | Value |", "|---|---|"]
+    out += [f"| {_md_cell(k)} | `{_md_cell(v)}` |" for k, v in rows]
+    out.append("")
+    if context.rerun:
+        out += ["Run the same check again (same seed, same settings):", ""]
+        out += ["```sh", context.rerun, "```", ""]
+    return out
+
+
+def _how_to_reproduce(context: ReportContext) -> list[str]:
+    out = ["Each failure below comes with the commands that send its requests again; paste them "]
+    out[0] += "into a shell in the folder the check ran in (request bodies that are not text are "
+    out[0] += "files beside this report). They read the key from `$DEERAPI_KEY`."
+    out.append("")
+    if context.mock_command:
+        out += [
+            "The run's mock is gone: start the same one first, on the same port (any key "
+            "works once exported; stop it with Ctrl-C):",
+            "",
+            "```sh",
+            "export DEERAPI_KEY=sk-mock-repro",
+            context.mock_command,
+            "```",
+            "",
+            "then paste a failure's commands in another shell with the same `DEERAPI_KEY`.",
+            "",
+        ]
+    elif context.live:
+        out += [
+            "Against the live API a command that creates a job (`POST /v1/videos`, `.../remix`) "
+            "is paid for; a video the run created was deleted at its end.",
+            "",
+        ]
+    return out
+
+
+def _coverage_section(coverage: Coverage | None) -> list[str]:
+    if coverage is None:
+        return []
+    out = ["## Spec coverage", ""]
+    totals = coverage.totals()
+    out.append(
+        "What the run exercised of what `openapi.yaml` describes: "
+        + "; ".join(f"{name} {seen} of {described}" for name, (seen, described) in totals.items())
+        + "."
+    )
+    out += ["", "| Operation | Requests | Status codes answered | Described, never answered |"]
+    out[-1] += " Request fields sent |"
+    out.append("|---|---|---|---|---|")
+    for op in coverage.operations:
+        answered = ", ".join(f"{code} ({n})" for code, n in sorted(op.statuses_seen.items()))
+        extra = op.undescribed_seen()
+        if extra:
+            answered += " (not described: " + ", ".join(str(c) for c in extra) + ")"
+        unsent = [f for f in op.fields_described if f not in op.fields_sent]
+        fields = f"{len(op.fields_sent)} of {len(op.fields_described)}"
+        if unsent:
+            fields += "; never sent: " + ", ".join(f"`{f}`" for f in unsent)
+        out.append(
+            f"| `{op.operation_id}` (`{op.label}`) | {op.requests} | {_md_cell(answered or '—')} "
+            f"| {', '.join(op.described_unseen()) or '—'} | {_md_cell(fields)} |"
+        )
+    out.append("")
+    if coverage.response_fields:
+        out += ["Response fields seen, per schema the run got answers of:", ""]
+        for schema, (documented, seen) in coverage.response_fields.items():
+            missing = [f for f in documented if f not in seen]
+            line = f"- `{schema}`: {len(seen)} of {len(documented)}"
+            if missing:
+                line += "; never seen: " + ", ".join(f"`{f}`" for f in missing)
+            out.append(line)
+        out.append("")
+    return out
+
+
+def _failing_bodies(result: ResultLike) -> list[bytes]:
+    """The non-text request bodies of the failures the reports list (distinct ones)."""
+    bodies: dict[bytes, None] = {}
+    for group in group_checks(result.checks):
+        for failure, _ in group.distinct_failures():
+            for step in getattr(failure, "repro", ()) or ():
+                if step.body is not None and not is_text_body(step.body):
+                    bodies[step.body] = None
+    return list(bodies)
+
+
 def write_reports(
     result: ResultLike,
     *,
@@ -430,15 +592,31 @@ def write_reports(
     markdown_path: Path | None,
     drift: Drift | None = None,
     context: ReportContext | None = None,
+    coverage: Coverage | None = None,
 ) -> list[Path]:
-    """Write the JUnit and Markdown reports (creating folders); return the paths written."""
+    """Write the JUnit and Markdown reports (creating folders); return the paths written.
+
+    The failures' request bodies that are not text go to a folder beside the Markdown report
+    (``conformance-bodies/`` for ``conformance.md``), which their commands send with
+    ``--data-binary @file``; the paths are as given, so relative to where the run ran.
+    """
     written: list[Path] = []
+    anchor = markdown_path or junit_path
+    body_files: dict[bytes, str] = {}
+    bodies = _failing_bodies(result)
+    if anchor is not None and bodies:
+        folder = anchor.with_name(f"{anchor.stem}-bodies")
+        folder.mkdir(parents=True, exist_ok=True)
+        for body in bodies:
+            target = folder / body_file_name(body)
+            target.write_bytes(body)
+            body_files[body] = str(target)
     for path, render in ((junit_path, render_junit), (markdown_path, render_markdown)):
         if path is None:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         # backslashreplace: a lone surrogate echoed from a fuzzed input must not stop the write.
-        text = render(result, drift, context)
+        text = render(result, drift, context, coverage=coverage, body_path=body_files.get)
         path.write_text(text, encoding="utf-8", errors="backslashreplace")
         written.append(path)
     return written

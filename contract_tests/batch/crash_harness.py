@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deerapi_videos_mock import Fault, LimitedMock, Limits, MockDeerAPI, ScaledClock
+from deerapi_videos_mock import LimitedMock, Limits, MockDeerAPI, ScaledClock
 
 API_KEY = "sk-crash-test"
 CLI = [sys.executable, "-c", "from deerapi_videos_cli import main; main()"]
@@ -60,8 +60,8 @@ def make_mock(
     post_delay: float = 0.1,
 ) -> LimitedMock:
     """A mock whose jobs take about ``job_duration / speed`` real seconds (+/- 30%), whose
-    creates take ``post_delay`` s to answer (the job is started at the end of it, even when
-    the client has gone) and whose downloads stream at ``bandwidth`` bytes per second."""
+    creates are answered ``post_delay`` s after their job started (a kill in between loses
+    the answer of a paid job) and whose downloads stream at ``bandwidth`` bytes per second."""
     mock = MockDeerAPI(
         api_key=API_KEY,
         clock=ScaledClock(speed=speed),
@@ -76,10 +76,9 @@ def make_mock(
         idempotency_replay=replay,
         duration_spread=0.3,
         download_bytes_per_second=bandwidth,
+        create_answer_delay=post_delay,
         seed=None,
     )
-    if post_delay > 0:
-        mock.inject(Fault.slow(post_delay, times=None, operations=("createVideo",)))
     return LimitedMock(mock, limits)
 
 
@@ -132,9 +131,9 @@ def run_with_kills(
     max_clean_runs: int = 6,
     run_timeout: float = 120.0,
 ) -> CrashReport:
-    """Run the batch, SIGKILL it ``kills`` times (each a random moment after it starts
-    sending, within ``kill_window`` s), then rerun it without kills until it ends with a final
-    exit code (0, 1 or 5) or ``max_clean_runs`` runs pass."""
+    """Run the batch, SIGKILL it ``kills`` times at random moments (right after one of its
+    first requests arrives, or within ``kill_window`` s of its first), then rerun it without
+    kills until it ends with a final exit code (0, 1 or 5) or ``max_clean_runs`` runs pass."""
     rng = random.Random(seed)
     out_dir = workdir / "out"
     ledger = workdir / "jobs.ledger.sqlite"
@@ -168,12 +167,21 @@ def run_with_kills(
             args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         result.runs += 1
+        # The kills take turns: right after one of the run's creates reached the mock (a POST
+        # whose job has started and whose answer is on its way), right after its n-th request
+        # of any kind (often a poll, or a download the mock streams slowly), and at a random
+        # time within ``kill_window``.
+        mode = result.kills % 3
+        posts_wanted = limited.arrived_posts + rng.randint(1, 3)
+        requests_wanted = before + (rng.randint(1, 8) if mode == 1 else 1)
         deadline = time.monotonic() + run_timeout
-        while limited.arrived == before and process.poll() is None:
-            if time.monotonic() > deadline:
+        while process.poll() is None and time.monotonic() < deadline:
+            if mode == 0 and limited.arrived_posts >= posts_wanted:
                 break
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0.0, kill_window))
+            if mode > 0 and limited.arrived >= requests_wanted:
+                break
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0.0, 0.03) if mode < 2 else rng.uniform(0.0, kill_window))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             process.wait()

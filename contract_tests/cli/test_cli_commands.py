@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +101,9 @@ def test_create_rejects_bad_choices_before_sending(served: Served) -> None:
 
 def test_create_empty_prompt_is_one_error_line(served: Served) -> None:
     result = served.invoke("create", "")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # refused before sending: a usage error
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "prompt" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("error: PROMPT: ")
     assert served.mock.requests == []
 
 
@@ -165,8 +167,8 @@ def test_ctrl_c_while_waiting_names_the_video(served: Served, tmp_path: Path) ->
         result = served.invoke("create", "x", "--wait", "--output", str(tmp_path / "v.mp4"))
     assert result.exit_code == 130
     (job,) = served.mock.paid_jobs
-    assert f"deerapi-videos get {job.id}" in result.stderr
-    assert f"deerapi-videos download {job.id}" in result.stderr
+    assert f"deerapi-videos get {job.id} --output {tmp_path / 'v.mp4'}" in result.stderr
+    assert f"deerapi-videos download {job.id} --output {tmp_path / 'v.mp4'}" in result.stderr
     assert not (tmp_path / "v.mp4").exists()
     # Resuming is a plain `get --wait`: no new job.
     again = served.invoke("--json", "get", job.id, "--wait")
@@ -213,8 +215,8 @@ def test_wrong_key_is_one_line_and_never_echoes_the_key(served: Served) -> None:
 
 def test_missing_key_is_a_clear_error(served: Served) -> None:
     result = served.invoke("list", env={"DEERAPI_KEY": None})
-    assert result.exit_code == 1
-    assert "DEERAPI_KEY" in result.stderr
+    assert result.exit_code == 2  # nothing was sent: a usage error
+    assert result.stderr == "error: no API key: pass --api-key KEY or set DEERAPI_KEY\n"
     assert served.mock.requests == []
 
 
@@ -293,26 +295,46 @@ def test_delete(served: Served) -> None:
 
 
 def test_mock_command_serves_with_the_given_options(monkeypatch: pytest.MonkeyPatch) -> None:
-    import deerapi_videos_mock as mock_module
+    """The options build the mock; it serves (a request gets through) until Ctrl-C, exit 0."""
+    import httpx
+    from deerapi_videos_cli import _commands
+    from deerapi_videos_mock import MockDeerAPI
 
-    calls: list[dict[str, Any]] = []
+    served: list[tuple[MockDeerAPI, str]] = []
+    original_serve = MockDeerAPI.serve
 
-    def fake_run(**kwargs: Any) -> None:
-        calls.append(kwargs)
-        kwargs["announce"]("http://127.0.0.1:4011")
+    @contextlib.contextmanager
+    def serve(self: MockDeerAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        with original_serve(self, host, port) as url:
+            served.append((self, str(url)))
+            yield url
+
+    answers: list[int] = []
+
+    def serve_briefly() -> None:  # stands in for "until Ctrl-C": one request, then Ctrl-C
+        mock, url = served[-1]
+        key = mock.api_key or ""
+        with httpx.Client() as http:
+            answer = http.get(f"{url}/v1/videos", headers={"Authorization": f"Bearer {key}"})
+        answers.append(answer.status_code)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(mock_module, "run", fake_run)
-    result = CliRunner().invoke(
-        cli, ["mock", "--port", "4011", "--speed", "120"], env={"DEERAPI_KEY": None}
-    )
+    monkeypatch.setattr(MockDeerAPI, "serve", serve)
+    monkeypatch.setattr(_commands, "_serve_until_interrupted", serve_briefly)
+    args = ["mock", "--port", "0", "--speed", "0", "--seed", "3", "--plant-defect", "delete_noop"]
+    result = CliRunner().invoke(cli, args, env={"DEERAPI_KEY": None})
     assert result.exit_code == 0, result.output
-    (call,) = calls
-    assert (call["host"], call["port"], call["speed"]) == ("127.0.0.1", 4011, 120.0)
-    assert call["api_key"].startswith("sk-mock-")  # a throwaway key, shown to the user
-    assert call["api_key"] in result.stderr and "http://127.0.0.1:4011" in result.stderr
-    result = CliRunner().invoke(cli, ["mock", "--api-key", "sk-mine"], env={"DEERAPI_KEY": None})
-    assert calls[-1]["api_key"] == "sk-mine" and "sk-mine" not in result.output
+    ((mock, url),) = served
+    assert answers == [200] and url.startswith("http://127.0.0.1:")
+    assert result.stdout.strip() == url  # piped: the URL alone, with the port 0 picked
+    assert mock.defects == {"delete_noop"} and type(mock.clock).__name__ == "ManualClock"
+    assert mock.api_key is not None and mock.api_key.startswith("sk-mock-")
+    assert mock.api_key in result.stderr  # a throwaway key, shown to the user
+    result = CliRunner().invoke(
+        cli, ["mock", "--port", "0", "--api-key", "sk-mine"], env={"DEERAPI_KEY": None}
+    )
+    assert result.exit_code == 0 and answers == [200, 200]
+    assert served[-1][0].api_key == "sk-mine" and "sk-mine" not in result.output
 
 
 def test_help_lists_every_command() -> None:

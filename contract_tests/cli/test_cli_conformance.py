@@ -142,8 +142,8 @@ def test_planted_defect_fails_and_the_report_names_it(
     assert f"| `{operation}` | {check} | **FAIL**" in markdown
     section = markdown.split(f"### `{operation}` — {check}", 1)[1].split("\n### ", 1)[0]
     assert "Request id: `req_" in section
-    assert "```sh\n  curl -X GET" in section
-    assert "Authorization: Bearer $DEERAPI_KEY" in section  # the key is never written
+    assert "```sh\n" in section and "curl -sS -i -X GET" in section
+    assert '-H "Authorization: Bearer $DEERAPI_KEY"' in section  # the key is never written
 
 
 def test_unknown_defect_is_a_usage_error(tmp_path: Path) -> None:

@@ -7,10 +7,18 @@ read its result.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from deerapi_videos.auth import REDACTED
-from deerapi_videos_conformance import ALL_PHASES, ConformanceResult, run_conformance
+from deerapi_videos_conformance import (
+    ALL_PHASES,
+    CHECK_MEANINGS,
+    ConformanceResult,
+    compute_coverage,
+    compute_drift,
+    run_conformance,
+)
 
 from .conftest import API_KEY, PROFILE, new_mock, served
 
@@ -130,3 +138,42 @@ def test_paid_jobs_are_the_accepted_creates_and_remixes(clean_run: ConformanceRe
     }
     assert {job.video_id for job in clean_run.paid_jobs} == accepted
     assert all(set(job.settings) == {"model", "seconds", "size"} for job in clean_run.paid_jobs)
+
+
+def test_every_check_that_ran_has_a_meaning(clean_run: ConformanceResult) -> None:
+    """A schemathesis upgrade that adds a check fails here until the report can explain it."""
+    ran = {check.check for check in clean_run.checks}
+    assert ran <= set(CHECK_MEANINGS), ran - set(CHECK_MEANINGS)
+
+
+def test_the_run_records_the_seed_it_used(clean_run: ConformanceResult) -> None:
+    if PROFILE.seed is not None:
+        assert clean_run.seed == PROFILE.seed
+    else:  # nightly: schemathesis drew one, and the result names it
+        assert isinstance(clean_run.seed, int)
+
+
+def test_the_same_seed_sends_the_same_requests() -> None:
+    """What makes a report's rerun command a replay: a seed, a seeded mock, the same run."""
+
+    def run(seed: int) -> list[tuple[str, str, int]]:
+        with served(new_mock(seed=seed)) as base_url:
+            result = run_conformance(
+                base_url, API_KEY, phases=("fuzzing", "stateful"), max_examples=3, seed=seed
+            )
+        assert result.seed == seed
+        return [(e.method, urlsplit(e.url).path, e.status_code) for e in result.exchanges]
+
+    first = run(20261129)
+    assert first and run(20261129) == first
+
+
+def test_coverage_of_a_full_run(clean_run: ConformanceResult) -> None:
+    coverage = compute_coverage(clean_run.exchanges, drift=compute_drift(clean_run.exchanges))
+    assert coverage.totals()["operations"] == (6, 6)
+    for op in coverage.operations:
+        assert op.requests > 0 and op.described_seen(), op
+        assert op.undescribed_seen() == [], op  # the mock answers only what the spec lists
+    sent = {f for op in coverage.operations for f in op.fields_sent}
+    assert {"prompt", "seconds", "size", "limit", "variant"} <= sent
+    assert all(e.request_fields is not None for e in clean_run.exchanges)

@@ -9,12 +9,16 @@ from typing import Any
 import pytest
 from deerapi_videos.auth import REDACTED
 from deerapi_videos_conformance import (
+    CHECK_MEANINGS,
     CheckResult,
     ConformanceResult,
     Exchange,
     PaidJob,
+    ReproStep,
+    compute_coverage,
     compute_drift,
 )
+from deerapi_videos_conformance._checks import meaning
 from deerapi_videos_conformance._report import (
     ReportContext,
     group_checks,
@@ -23,6 +27,7 @@ from deerapi_videos_conformance._report import (
     render_markdown,
     write_reports,
 )
+from deerapi_videos_conformance._repro import ID_OF, body_file_name, render_step
 
 BASE = "http://127.0.0.1:4010"
 SECRET = "sk-planted-secret-0123456789"
@@ -312,3 +317,153 @@ def test_reports_with_a_lone_surrogate_are_written(tmp_path: Path) -> None:
     write_reports(result([bad]), junit_path=tmp_path / "r.xml", markdown_path=tmp_path / "r.md")
     assert "\\ud800" in (tmp_path / "r.md").read_text(encoding="utf-8")
     ET.parse(tmp_path / "r.xml")
+
+
+# -- replayable reports: seed and settings, check meanings, repro commands, coverage -------------
+
+CONTEXT = ReportContext(
+    base_url=BASE,
+    seed=7,
+    settings=(("phases", "examples, stateful"), ("planted defects", "delete_noop")),
+    rerun="deerapi-videos conformance --seed 7 --plant-defect delete_noop",
+    mock_command="deerapi-videos mock --port 4010 --seed 7 --speed 0 --plant-defect delete_noop",
+)
+CREATE_BODY = b'--b\r\nContent-Disposition: form-data; name="prompt"\r\n\r\na cat\r\n--b--\r\n'
+CHAIN = CheckResult(
+    operation="DELETE /v1/videos/{video_id}",
+    check="use_after_free",
+    passed=False,
+    message="Deleted resource still available",
+    request_id="req_9",
+    repro=(
+        ReproStep(
+            "POST",
+            f"{BASE}/v1/videos",
+            (("Content-Type", "multipart/form-data; boundary=b"),),
+            CREATE_BODY,
+            capture="VIDEO_1",
+        ),
+        ReproStep("DELETE", f"{BASE}/v1/videos/video_9", ids=(("video_9", "VIDEO_1"),)),
+        ReproStep("GET", f"{BASE}/v1/videos/video_9", ids=(("video_9", "VIDEO_1"),)),
+    ),
+)
+
+
+def test_seed_settings_and_commands_are_in_both_reports() -> None:
+    md = render_markdown(result([*PASSING, CHAIN]), None, CONTEXT)
+    assert "- Seed: 7" in md and "| seed | `7` |" in md
+    assert "| planted defects | `delete_noop` |" in md
+    assert f"```sh\n{CONTEXT.rerun}\n```" in md
+    assert f"export DEERAPI_KEY=sk-mock-repro\n{CONTEXT.mock_command}\n" in md
+    suite = ET.fromstring(render_junit(result([*PASSING, CHAIN]), None, CONTEXT)).find("testsuite")
+    assert suite is not None
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["seed"] == "7" and props["setting.phases"] == "examples, stateful"
+    assert props["rerun"] == CONTEXT.rerun and props["mock_command"] == CONTEXT.mock_command
+    failure = suite.find("testcase[@name='use_after_free']/failure")
+    assert failure is not None and CONTEXT.mock_command in (failure.text or "")
+
+
+def test_the_seed_the_engine_drew_is_recorded_when_none_was_given() -> None:
+    drawn = result(PASSING)
+    drawn.seed = 123456789
+    assert "- Seed: 123456789" in render_markdown(drawn)
+    assert 'name="seed" value="123456789"' in render_junit(drawn)
+
+
+def test_every_check_shown_has_a_one_line_meaning() -> None:
+    odd = CheckResult("GET /v1/videos", "brand_new_check", True, "")
+    md = render_markdown(result([*PASSING, CHAIN, odd]))
+    section = md.split("## What the checks mean\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert section == [
+        f"- `brand_new_check`: {meaning('brand_new_check')}",
+        f"- `not_a_server_error`: {CHECK_MEANINGS['not_a_server_error']}",
+        f"- `status_code_conformance`: {CHECK_MEANINGS['status_code_conformance']}",
+        f"- `use_after_free`: {CHECK_MEANINGS['use_after_free']}",
+    ]
+    assert "st explain brand_new_check" in section[0]
+    assert all("\n" not in text for text in CHECK_MEANINGS.values())
+
+
+def test_repro_commands_read_the_key_from_the_environment_in_double_quotes(
+    tmp_path: Path,
+) -> None:
+    md_path = tmp_path / "r" / "conformance.md"
+    write_reports(
+        result([CHAIN]), junit_path=tmp_path / "r" / "c.xml", markdown_path=md_path, context=CONTEXT
+    )
+    md = md_path.read_text(encoding="utf-8")
+    block = md.split("  ```sh\n", 1)[1].split("  ```", 1)[0]
+    lines = [line.strip() for line in block.splitlines()]
+    body_file = tmp_path / "r" / "conformance-bodies" / body_file_name(CREATE_BODY)
+    assert body_file.read_bytes() == CREATE_BODY  # byte for byte, CRLF and all
+    assert lines == [
+        ID_OF,
+        'VIDEO_1=$(curl -sS -X POST -H "Authorization: Bearer $DEERAPI_KEY" '
+        "-H 'Content-Type: multipart/form-data; boundary=b' "
+        f"--data-binary @{body_file} {BASE}/v1/videos | id_of)",
+        'curl -sS -i -X DELETE -H "Authorization: Bearer $DEERAPI_KEY" '
+        f'"{BASE}/v1/videos/${{VIDEO_1}}"',
+        'curl -sS -i -X GET -H "Authorization: Bearer $DEERAPI_KEY" '
+        f'"{BASE}/v1/videos/${{VIDEO_1}}"',
+    ]
+    assert "'Authorization: Bearer $DEERAPI_KEY'" not in md  # never single-quoted
+    xml = (tmp_path / "r" / "c.xml").read_text(encoding="utf-8")
+    assert f"--data-binary @{body_file}" in xml
+
+
+def test_repro_steps_quote_what_the_shell_would_expand() -> None:
+    odd = ReproStep(
+        "GET",
+        f"{BASE}/v1/videos/video_1?x=$HOME&y=`id`",
+        ids=(("video_1", "VIDEO_1"),),
+        authorization="Bearer not-the-key",
+    )
+    line = render_step(odd)
+    assert line.endswith(f'"{BASE}/v1/videos/${{VIDEO_1}}?x=\\$HOME&y=\\`id\\`"')
+    assert "-H 'Authorization: Bearer not-the-key'" in line  # a wrong key is literal
+    inline = render_step(ReproStep("POST", f"{BASE}/v1/videos", body=b'{"prompt": "it\'s"}'))
+    assert '--data-binary \'{"prompt": "it\'"\'"\'s"}\'' in inline
+    binary = render_step(ReproStep("POST", f"{BASE}/v1/videos", body=b"a\r\n\x00'"))
+    assert "--data-binary $'a\\x0d\\x0a\\x00\\x27'" in binary  # no body file: ANSI-C quotes
+    assert render_step(ReproStep("GET", BASE, authorization=None)).count("Authorization") == 0
+
+
+def test_coverage_says_what_was_exercised_of_what_the_spec_describes() -> None:
+    full = video(completed_at=None, error=None, expires_at=None, remixed_from_video_id=None)
+    created = Exchange(
+        operation="POST /v1/videos",
+        method="POST",
+        url=BASE + "/v1/videos",
+        status_code=200,
+        request_headers={},
+        response_headers={"x-request-id": "req_1"},
+        response_json=full,
+        elapsed_s=0.01,
+        request_fields=("prompt", "seconds", "Idempotency-Key"),
+    )
+    exchanges = [
+        created,
+        exchange("GET /v1/videos/{video_id}", "GET", "/v1/videos/video_1", 200, full),
+        exchange("GET /v1/videos/{video_id}", "GET", "/v1/videos/nope", 404, {"error": {}}),
+        exchange("GET /v1/videos/{video_id}", "PUT", "/v1/videos/video_1", 405, None),  # probe
+    ]
+    drift = compute_drift(exchanges)
+    coverage = compute_coverage(exchanges, drift=drift)
+    by_id = {op.operation_id: op for op in coverage.operations}
+    assert len(by_id) == 6
+    retrieve, create = by_id["retrieveVideo"], by_id["createVideo"]
+    assert retrieve.requests == 2 and dict(retrieve.statuses_seen) == {200: 1, 404: 1}
+    assert "401" in retrieve.described_unseen() and "200" not in retrieve.described_unseen()
+    assert create.fields_sent == {"prompt", "seconds", "Idempotency-Key"}
+    assert "input_reference" in create.fields_described
+    assert coverage.totals()["operations"] == (2, 6)
+    assert coverage.response_fields["Video"][1] >= {"id", "status"}
+    md = render_markdown(result(PASSING), drift, coverage=coverage)
+    section = md.split("## Spec coverage\n\n", 1)[1].split("\n## ", 1)[0]
+    assert "operations 2 of 6" in section
+    assert "| `retrieveVideo` (`GET /v1/videos/{video_id}`) | 2 | 200 (1), 404 (1) |" in section
+    assert "never sent: `model`, `size`, `input_reference`" in section
+    assert "- `Video`: 12 of 13; never seen: `prompt`" in section
+    props = ET.fromstring(render_junit(result(PASSING), drift, coverage=coverage)).iter("property")
+    assert {p.get("name"): p.get("value") for p in props}["coverage.operations"] == "2/6"

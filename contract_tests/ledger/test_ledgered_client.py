@@ -13,6 +13,7 @@ from deerapi_videos.ledger import (
     Budget,
     BudgetExceededError,
     JobLedger,
+    JobRequest,
     JobState,
     LedgeredVideos,
     file_sha256,
@@ -187,3 +188,24 @@ async def test_the_async_twin_keeps_the_same_promises(tmp_path: Path) -> None:
     assert job.state is JobState.DOWNLOADED
     assert first.id == again.id
     assert limited.post_counts() == {job.idempotency_key: (1, 1)}
+
+
+def test_a_reconcile_waits_for_a_look_alike_post_of_this_process(
+    mock: MockDeerAPI, served: str, tmp_path: Path
+) -> None:
+    """A POST of this process on its way may have started a listed job that nobody has
+    claimed yet: an uncertain job with the same settings must not take it for its own."""
+    client, ledger, jobs = _jobs(served, tmp_path / "l.sqlite", reconcile_grace=0.0)
+    with client, ledger:
+        jobs.create(prompt="an anchor", seconds=8, job_key="anchor")  # answered: an anchor
+        mock.inject(Fault.drop_before(operations="createVideo"))
+        with pytest.raises(JobMayExistError):
+            jobs.create(prompt="lost", job_key="lost", max_retries=0)  # started nothing
+        ledger.register(JobRequest.create(prompt="sending"), "sending")
+        sending = ledger.claim("sending")  # the same settings as "lost"
+        # Its job starts on the server; its answer is not recorded yet.
+        video = client.videos.create(prompt="sending", idempotency_key=sending.idempotency_key)
+        assert jobs.reconcile(["lost"])["lost"].outcome == "wait"  # not "adopted"
+        ledger.record_created("sending", video)
+        assert jobs.reconcile(["lost"])["lost"].outcome == "not_started"
+        assert ledger.require("lost").video_id is None

@@ -15,6 +15,9 @@ is unchanged) and adds, per API key (the bearer token):
 - **job durations that vary**: each new job's duration is drawn uniformly from
   ``job_duration * (1 +/- duration_spread)``;
 - **a download bandwidth** (``download_bytes_per_second``): content is streamed no faster;
+- **slow answers to creates** (``create_answer_delay``): the job starts at once, its answer
+  leaves that many seconds later, so a client that goes away meanwhile leaves a paid job it
+  never heard of (what a crash after the POST does to a real client);
 - **Idempotency-Key replay off** (``idempotency_replay=False``): the header is removed before the
   mock sees it, so every POST starts a new paid job, as on a server that ignores it;
 - **a POST log**: :attr:`LimitedMock.posts` records every create with the idempotency key it
@@ -62,6 +65,7 @@ class Limits:
         idempotency_replay: False removes ``Idempotency-Key`` before the mock sees it.
         duration_spread: each job lasts ``job_duration * uniform(1 - s, 1 + s)``.
         download_bytes_per_second: stream content no faster than this (None: no limit).
+        create_answer_delay: seconds between a create starting its job and its answer.
         seed: for the durations (None: random).
     """
 
@@ -72,6 +76,7 @@ class Limits:
     idempotency_replay: bool = True
     duration_spread: float = 0.0
     download_bytes_per_second: float | None = None
+    create_answer_delay: float = 0.0
     seed: int | None = 0
 
     def __post_init__(self) -> None:
@@ -85,6 +90,8 @@ class Limits:
             raise ValueError("duration_spread must be in [0, 1)")
         if self.download_bytes_per_second is not None and self.download_bytes_per_second <= 0:
             raise ValueError("download_bytes_per_second must be positive")
+        if self.create_answer_delay < 0:
+            raise ValueError("create_answer_delay must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -138,8 +145,9 @@ class LimitedMock:
         self._random = random.Random(limits.seed)
         self.posts: list[PostRecord] = []
         self.rejected: collections.Counter[str] = collections.Counter()
-        #: API requests that arrived (counted before any answer, limited or not).
+        #: API requests that arrived (counted before any answer, limited or not), and creates.
         self.arrived = 0
+        self.arrived_posts = 0
 
     # -- reading the log -----------------------------------------------------------------------
 
@@ -209,6 +217,8 @@ class LimitedMock:
         now = self._clock()
         with self._lock:
             self.arrived += 1
+            if operation == "createVideo":
+                self.arrived_posts += 1
             account = self._account(token, now)
             refused = self._take(account, now)
             if refused is None and operation == "createVideo":
@@ -228,8 +238,12 @@ class LimitedMock:
         throttle = bandwidth if operation == "downloadVideoContent" else None
         seen: dict[str, Any] = {"status": 0, "body": b"", "headers": []}
 
+        delay = self.limits.create_answer_delay if operation == "createVideo" else 0.0
+
         async def send_through(message: Message) -> None:
             if message["type"] == "http.response.start":
+                if delay > 0:
+                    await asyncio.sleep(delay)  # the job exists; the answer is on its way
                 seen["status"] = message["status"]
                 seen["headers"] = list(message.get("headers", []))
                 message = {**message, "headers": [*message.get("headers", []), *headers]}

@@ -32,6 +32,7 @@ import contextlib
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +49,8 @@ WRITE_BLOCK = 1 << 20
 # Start writeback every this many bytes (see DownloadState._start_writeback).
 _WRITEBACK_EVERY = 8 << 20
 _FADVISE = getattr(os, "posix_fadvise", None)
+_FCHMOD = getattr(os, "fchmod", None)
+_UMASK_LOCK = threading.Lock()
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 
 #: The media type each variant is served as (also sent as ``Accept``).
@@ -125,6 +128,27 @@ class Mp4Boxes:
 def _media_type(response: httpx.Response) -> str:
     value: str = response.headers.get("content-type", "")
     return value.split(";")[0].strip().lower()
+
+
+def new_file_mode() -> int:
+    """The mode a new file gets from ``open()``: ``0o666`` less the process umask.
+
+    The temporary file comes from ``mkstemp`` (``0o600``: private while incomplete); the finished
+    file is given this mode before its rename, like any other file the user creates. Linux shows
+    the umask in ``/proc/self/status``; elsewhere it can only be read by setting it, so it is set
+    to ``0o077`` for that instant (a file another thread creates meanwhile is at worst private).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _target_path(path: str | os.PathLike[str]) -> Path:
@@ -355,6 +379,9 @@ class DownloadState:
                 bytes_received=self.done,
                 expected=self.total,
             )
+        if _FCHMOD is not None:
+            with contextlib.suppress(OSError):  # a file system without modes keeps its own
+                _FCHMOD(self._file.fileno(), new_file_mode())
         try:
             self._file.flush()
             os.fsync(self._file.fileno())

@@ -1,8 +1,8 @@
 """The job ledger: what was asked, what may have been paid for, and what came of it.
 
-One SQLite file (standard library, WAL, ``synchronous=FULL`` by default), so the knowledge that
-keeps a rerun from paying twice outlives the process: the idempotency key and the video id no
-longer die with it.
+One SQLite file (standard library, WAL; the claim before each POST is synced to disk before the
+POST is sent), so the knowledge that keeps a rerun from paying twice outlives the process (and
+a power loss): the idempotency key and the video id no longer die with it.
 
 - **Identity.** A job is named by the caller's key, or by the fingerprint of what it asks for
   (operation, model, prompt, seconds, size and the SHA-256 of each reference image, with the
@@ -80,6 +80,7 @@ __all__ = [
     "decide_by_listing",
     "file_sha256",
     "listed_from_video",
+    "same_settings",
 ]
 
 SCHEMA_VERSION = 1
@@ -451,6 +452,15 @@ def _matches(job: LedgerJob, video: Listed) -> bool:
     )
 
 
+def same_settings(one: LedgerJob, other: LedgerJob) -> bool:
+    """Whether the two jobs' videos could look alike in a listing (model, seconds, size)."""
+    for name in ("model", "seconds", "size"):
+        a, b = one.params.get(name), other.params.get(name)
+        if a is not None and b is not None and a != b:
+            return False
+    return True
+
+
 def decide_by_listing(
     jobs: Sequence[LedgerJob],
     listed: Sequence[Listed],
@@ -474,6 +484,10 @@ def decide_by_listing(
     - exactly one, the job has an anchor and no other uncertain job could claim it:
       ``adopted`` (without an anchor an old job of the account could be the candidate);
     - otherwise ambiguous (jobs with the same settings cannot be told apart without the prompt).
+
+    The one assumption: no other client of the same API key starts jobs with the same settings
+    while this one reconciles (such a job could be adopted). Where that cannot be ruled out,
+    use a server that honours ``Idempotency-Key`` (``trust_idempotency_keys``).
     """
     owned = set(claimed)
     pool = [video for video in listed if video.id not in owned]
@@ -696,26 +710,36 @@ class JobLedger:
         if durability not in ("full", "normal"):
             raise InvalidParameterError("durability", "must be 'full' or 'normal'")
         self.path = Path(path)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the write connection and its open transaction
+        self._commit_lock = threading.Lock()  # one committer at a time
+        self._open = False  # a transaction is open on the write connection
+        self._batch = 0  # the number of the open (or last) transaction
+        self._committed = 0  # the number of the last transaction committed (or failed)
+        self._batch_durable = False  # the open transaction holds a write that must be synced
+        self._failed: dict[int, sqlite3.Error | OSError] = {}
         #: Jobs whose POST this process is sending right now.
         self._inflight: set[str] = set()
         self._file_lock = _Lock(Path(str(self.path) + ".lock"))
         if exclusive:
             self._file_lock.acquire()
         self._durability = durability
+        self._memory = str(path) == ":memory:"
+        self._wal_dir_synced = False
         try:
             self._db = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0
             )
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={durability.upper()}")
+            # NORMAL: a commit writes the log without syncing it; the commits that must reach
+            # the disk sync it themselves (see _write), with durability "full".
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             # Reads get a connection of their own: in WAL mode they never wait for a commit's
             # fsync (an in-memory ledger has one connection, so it shares it).
             self._reader = self._db
             self._read_lock: threading.RLock | threading.Lock = self._lock
-            if str(path) != ":memory:":
+            if not self._memory:
                 self._reader = sqlite3.connect(
                     str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0
                 )
@@ -744,25 +768,80 @@ class JobLedger:
 
     @contextlib.contextmanager
     def _write(self, durable: bool = True) -> Iterator[_Tx]:
-        """One write transaction. ``durable=False`` (progress and request-id notes, which no
-        decision depends on) skips this commit's fsync; the next durable commit syncs it."""
+        """One write: its statements run in the open transaction (inside a savepoint, so a
+        failing write undoes only itself), then it waits until a commit covers them.
+
+        **Group commit.** Writers from several threads share commits: while one commit syncs
+        to disk, the writes that arrive meanwhile join the next transaction, and whichever of
+        them commits first commits them all. A write returns only once committed.
+
+        **What is synced.** Only what paying depends on is synced to disk at its commit (with
+        ``durability "full"``): the claim before a POST, a saved download, registrations.
+        Every other record (answers, statuses, failures, reconciliations, request ids) is
+        committed without its own fsync (``durable=False``). In WAL mode commits are appended
+        in order and a synced commit syncs all earlier ones, so a power loss can only drop a
+        tail of such records, and what a lost tail leaves behind is a state the ledger already
+        handles: a POST found ``submitting`` is reconciled, a lost status is read again. A
+        killed process loses nothing committed either way.
+        """
         with self._lock:
-            relaxed = not durable and self._durability == "full"
-            if relaxed:
-                self._db.execute("PRAGMA synchronous=NORMAL")
-            try:
+            if not self._open:
                 self._db.execute("BEGIN IMMEDIATE")
-                tx = _Tx(self._db)
-                try:
-                    yield tx
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
+                self._open = True
+                self._batch += 1
+                self._batch_durable = False
+            batch = self._batch
+            self._db.execute("SAVEPOINT one_write")
+            tx = _Tx(self._db)
+            try:
+                yield tx
                 tx.flush_events()
-                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK TO one_write")
+                self._db.execute("RELEASE one_write")
+                raise
+            self._db.execute("RELEASE one_write")
+            self._batch_durable = self._batch_durable or durable
+        self._commit(batch)
+
+    def _commit(self, batch: int) -> None:
+        """Commit the transaction holding ``batch`` unless another writer already did."""
+        with self._commit_lock:
+            if self._committed < batch:
+                with self._lock:
+                    try:
+                        self._db.execute("COMMIT")
+                        if self._batch_durable and self._durability == "full":
+                            self._sync_wal()
+                    except (sqlite3.Error, OSError) as exc:
+                        with contextlib.suppress(sqlite3.Error):
+                            self._db.execute("ROLLBACK")
+                        self._failed[self._batch] = exc
+                    finally:
+                        self._open = False
+                        self._committed = self._batch
+            failure = self._failed.get(batch)
+        if failure is not None:
+            raise DeerAPIError(f"the ledger {self.path} could not commit: {failure}") from failure
+
+    def _sync_wal(self) -> None:
+        """Sync the write-ahead log to disk: what ``synchronous=FULL`` does at every commit,
+        done here for the commits that need it (the connection runs with ``NORMAL``)."""
+        if self._memory:
+            return
+        wal = f"{self.path}-wal"
+        fd = os.open(wal, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # syncs the file, whichever descriptor wrote it
+        finally:
+            os.close(fd)
+        if not self._wal_dir_synced:  # the first time: the log's directory entry too
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
             finally:
-                if relaxed:
-                    self._db.execute("PRAGMA synchronous=FULL")
+                os.close(directory)
+            self._wal_dir_synced = True
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._read_lock:
@@ -1003,14 +1082,27 @@ class JobLedger:
         """Forget that this process is sending ``job_key`` (after its POST ended)."""
         self._inflight.discard(job_key)
 
+    @contextlib.contextmanager
+    def _finishing(self, job_key: str) -> Iterator[None]:
+        """The job's POST is over once the block (its record) is done, whatever happens."""
+        try:
+            yield
+        finally:
+            self._inflight.discard(job_key)
+
+    def in_flight_jobs(self) -> list[LedgerJob]:
+        """The jobs whose POST this process is sending right now."""
+        return [job for key in list(self._inflight) if (job := self.get(key)) is not None]
+
     def record_created(
         self, job_key: str, video: Any, *, request_id: str | None = None, how: str = "created"
     ) -> LedgerJob:
         """A POST's answer (or a reconcile that found the job): the video exists."""
-        self._inflight.discard(job_key)
         now = time.time()
         status = _status_text(video)
-        with self._write() as db:
+        # Out of ``in flight`` only once recorded: a reconcile that sees neither the job in
+        # flight nor its video claimed would take its video for another job's.
+        with self._finishing(job_key), self._write(durable=False) as db:
             db.update(
                 job_key,
                 how,
@@ -1067,7 +1159,7 @@ class JobLedger:
         changes = self._status_changes(video)
         if job.state is JobState.DOWNLOADED:
             changes.pop("state", None)
-        with self._write(durable=changes.get("state", job.state) != job.state) as db:
+        with self._write(durable=False) as db:
             db.update(
                 job_key,
                 "status" if changes.get("state") == job.state else "state",
@@ -1081,9 +1173,8 @@ class JobLedger:
 
     def record_uncertain(self, job_key: str, error: BaseException | str) -> LedgerJob:
         """The POST may have started a job and its answer was lost."""
-        self._inflight.discard(job_key)
         request_id = getattr(error, "request_id", None)
-        with self._write() as db:
+        with self._finishing(job_key), self._write(durable=False) as db:
             db.update(
                 job_key,
                 "uncertain",
@@ -1105,7 +1196,7 @@ class JobLedger:
             return self.record_created(key, video, how="adopted")
         if decision.outcome in ("resend", "wait"):
             return self.require(key)
-        with self._write() as db:
+        with self._write(durable=False) as db:
             row = db.one("SELECT state, charges FROM jobs WHERE job_key = ?", (key,))
             assert row is not None
             if decision.outcome == "not_started":
@@ -1143,7 +1234,6 @@ class JobLedger:
         Once a job exists, a final failure is ``failed`` and a passing one leaves the state as
         it is (the next run resumes from it) with the error noted.
         """
-        self._inflight.discard(job_key)
         job = self.require(job_key)
         changes: dict[str, Any] = {
             "error_kind": failure.kind,
@@ -1162,7 +1252,7 @@ class JobLedger:
         elif failure.kind == "final" and job.state not in (JobState.UNCERTAIN, JobState.AMBIGUOUS):
             # (An uncertain job keeps its state whatever failed: a job may exist.)
             changes["state"] = JobState.FAILED
-        with self._write() as db:
+        with self._finishing(job_key), self._write(durable=False) as db:
             db.update(
                 job_key,
                 "failure",
@@ -1200,7 +1290,7 @@ class JobLedger:
 
     def reopen_download(self, job_key: str, reason: str) -> LedgerJob:
         """A recorded download is missing or changed on disk: back to ``completed``."""
-        with self._write() as db:
+        with self._write(durable=False) as db:
             db.update(
                 job_key, "download_lost", {"state": JobState.COMPLETED, "sha256": None}, why=reason
             )

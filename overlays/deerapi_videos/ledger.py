@@ -41,6 +41,7 @@ from ._ledger import (
     decide_by_listing,
     file_sha256,
     listed_from_video,
+    same_settings,
 )
 from ._sync.ledgered import LedgeredVideos
 
@@ -66,4 +67,5 @@ __all__ = [
     "file_sha256",
     "listed_from_video",
     "prepare_request",
+    "same_settings",
 ]

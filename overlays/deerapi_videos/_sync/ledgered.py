@@ -36,6 +36,7 @@ from .._ledger import (
     decide_by_listing,
     file_sha256,
     listed_from_video,
+    same_settings,
 )
 from .._validation import validate_create_inputs, validate_prompt
 
@@ -334,8 +335,22 @@ class LedgeredVideos:
         anchors = {job.job_key: self.ledger.anchor_for(job) for job in ready}
         known = [anchor for anchor in anchors.values() if anchor is not None]
         floor = min(known) if len(known) == len(anchors) else None
+        sending = self.ledger.in_flight_jobs()
         listed, videos, exhaustive, oldest = self._list_back_to(floor)
+        # A POST of this process on its way during the listing may have started a listed job
+        # that is not claimed yet: an uncertain job with the same settings waits for it (the
+        # ledger releases a job from "in flight" only once its answer is recorded).
+        sending += self.ledger.in_flight_jobs()
         claimed = run_blocking(self.ledger.claimed_video_ids)
+        for job in list(ready):
+            if any(same_settings(job, other) for other in sending):
+                ready.remove(job)
+                decisions[job.job_key] = Reconciliation(
+                    job.job_key,
+                    "wait",
+                    "a POST with the same settings is on its way; its job may be in the list",
+                    wait=0.5,
+                )
         decided = decide_by_listing(
             ready,
             listed,
