@@ -10,7 +10,7 @@ Steps (each prints a heading; any failure exits non-zero):
    complete), each in an isolated build environment.
 2. ``twine check --strict`` on both.
 3. The wheel's contents, per top-level folder, checked against what must ship (every package
-   pyproject.toml lists, ``py.typed`` for the client and the generated layer, the spec, the model
+   pyproject.toml lists, ``py.typed`` for every package, the spec, the model
    table, the entry points) and must not (tests, caches).
 4. A fresh virtual environment with the wheel and its ``[mock,cli]`` extras, then, from an empty
    folder: ``import deerapi_videos`` (from site-packages, ``__version__`` equal to the wheel's),
@@ -43,7 +43,7 @@ with (ROOT / "pyproject.toml").open("rb") as _fh:
         Path(path).name
         for path in tomllib.load(_fh)["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
     )
-TYPED = ("deerapi_videos", "deerapi_videos_generated")  # the packages users type-check against
+TYPED = PACKAGES  # every package ships py.typed: users type-check against each of them
 REQUIRED_FILES = (
     *(f"{package}/__init__.py" for package in PACKAGES),
     *(f"{package}/py.typed" for package in TYPED),
@@ -141,7 +141,7 @@ def check_contents(wheel: Path) -> None:
             problems.append(f"entry point {needed!r} missing")
     if problems:
         sys.exit("check_dist: the wheel is wrong:\n  " + "\n  ".join(problems))
-    print("  every package, py.typed (client, generated), spec, model table, entry points: ok")
+    print("  every package, py.typed (each package), spec, model table, entry points: ok")
 
 
 def smoke_test(wheel: Path, work: Path) -> None:
