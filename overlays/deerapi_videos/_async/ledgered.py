@@ -151,12 +151,18 @@ class LedgeredVideos:
         """Start the job unless the ledger knows it; return the job's current state.
 
         Args:
-            prompt, model, seconds, size, input_reference: as ``videos.create``.
+            prompt: what the video shows (as ``videos.create``).
+            model: the model id (as ``videos.create``).
+            seconds: the length (as ``videos.create``).
+            size: the size or aspect ratio (as ``videos.create``).
+            input_reference: the reference image(s) (as ``videos.create``).
             job_key: the caller's name for the job; its fingerprint when None.
             label: a note kept with the job (a file name, a row number).
             budget: refuse to send a POST that would spend past it.
             resubmit_ambiguous: re-send an ambiguous job (it may be paid twice).
-            timeout, extra_headers, max_retries: as ``videos.create``.
+            timeout: per-attempt request timeout (as ``videos.create``).
+            extra_headers: headers added to the request.
+            max_retries: retries for the call (as ``videos.create``).
 
         Raises:
             AmbiguousJobError: an earlier POST may have started the job; nobody can tell.
