@@ -124,8 +124,10 @@ class _Scope:
 
 
 def _redactor_of(owner: Any) -> Callable[[str], str]:
-    redact = getattr(owner, "_redact", None)
-    return redact if callable(redact) else (lambda text: text)
+    # Every guarded resource holds its client's redactor; a missing one is a bug, not a reason
+    # to let the key through unredacted.
+    redact: Callable[[str], str] = owner._redact
+    return redact
 
 
 def guarded(method: F) -> F:

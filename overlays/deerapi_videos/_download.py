@@ -39,6 +39,7 @@ from pathlib import Path
 
 import httpx
 
+from ._auth import Redactor
 from ._errors import DownloadError, InvalidParameterError, error_message_of
 
 __all__ = ["MEDIA_TYPES", "WRITE_BLOCK", "DownloadState", "Mp4Boxes", "ProgressCallback"]
@@ -178,7 +179,7 @@ class DownloadState:
         path: str | os.PathLike[str],
         on_bytes: ProgressCallback | None,
         variant: str,
-        redact: Callable[[str], str],
+        redact: Redactor,
         stall_after: float | None = None,
     ) -> None:
         self.target = _target_path(path)
@@ -226,8 +227,7 @@ class DownloadState:
         """The error for a success answer that :meth:`begin` refused (``first_bytes`` of it)."""
         wanted = MEDIA_TYPES.get(self.variant, "")
         text = first_bytes[:4096].decode("utf-8", "replace")
-        body = getattr(self.redact, "body", self.redact)  # JSON escapes decoded, then redacted
-        message = error_message_of(body(text))
+        message = error_message_of(self.redact.body(text))  # JSON escapes decoded, then redacted
         said = f": {message}" if message else ""
         return DownloadError(
             f"the server answered {response.status_code} with {_media_type(response)!r} "
