@@ -150,11 +150,12 @@ def test_reads_of_one_job_are_at_least_half_a_second_apart() -> None:
 
 
 class _Arrivals:
-    """ASGI wrapper noting when each request arrived and what it was answered."""
+    """ASGI wrapper noting when each request arrived and what it was answered (and when)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.log: list[tuple[float, str, str, int]] = []
+        self.answered: dict[int, float] = {}  # log index -> when the answer started
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -162,13 +163,16 @@ class _Arrivals:
             return
         arrived = time.monotonic()
         status = [0]
+        answered = [arrived]
 
         async def note(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                answered[0] = time.monotonic()
             await send(message)
 
         await self.app(scope, receive, note)
+        self.answered[len(self.log)] = answered[0]
         self.log.append((arrived, scope["method"], scope["path"], status[0]))
 
 
@@ -191,7 +195,9 @@ def test_a_429_to_one_job_pauses_the_requests_of_every_job(
     served, arrivals = paused
     result = served.run(served.write(prompts(6)), concurrency=6)
     assert result.exit_code == 0
-    limited_at = [t for t, _, _, status in arrivals.log if status == 429]
+    # The pause can start only once the 429 is answered: requests other jobs sent while the
+    # limited one was still being processed are not "during" it.
+    limited_at = [arrivals.answered[i] for i, e in enumerate(arrivals.log) if e[3] == 429]
     assert len(limited_at) == 1
     during = [
         (method, path)
