@@ -37,6 +37,7 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     ("AsyncRequester", "SyncRequester"),
     ("AsyncClient", "Client"),
     ("AsyncHTTPTransport", "HTTPTransport"),
+    ("AsyncBaseTransport", "BaseTransport"),
     ("AsyncIterator", "Iterator"),
     ("set_async_httpx_client", "set_httpx_client"),
     ("async_gate", "sync_gate"),

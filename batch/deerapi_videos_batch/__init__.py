@@ -12,7 +12,13 @@ nothing here is imported by the client. ::
     print(result.totals, result.exit_code)        # run it again to resume
 
 ``run_batch`` is the same, awaitable. Every request of a batch goes through one
-:class:`Scheduler` (pauses on 429, AIMD on the request rate and on the jobs in flight).
+:class:`Scheduler` (pauses on 429, AIMD on the request rate and on the jobs in flight). A
+blocking client shared by threads gets the same scheduling from :class:`SyncScheduledTransport`::
+
+    from deerapi_videos import DeerAPI
+    from deerapi_videos_batch import Scheduler, SyncScheduledTransport
+
+    client = DeerAPI(transport=SyncScheduledTransport(Scheduler(concurrency=8)))
 """
 
 from ._eta import DurationPrior, PollPlan
@@ -31,7 +37,14 @@ from ._runner import (
     run_batch_sync,
     write_report,
 )
-from ._scheduler import ScheduledTransport, Scheduler, SchedulerStats, parse_duration, request_kind
+from ._scheduler import (
+    ScheduledTransport,
+    Scheduler,
+    SchedulerStats,
+    SyncScheduledTransport,
+    parse_duration,
+    request_kind,
+)
 
 __all__ = [
     "EXIT_AMBIGUOUS",
@@ -49,6 +62,7 @@ __all__ = [
     "ScheduledTransport",
     "Scheduler",
     "SchedulerStats",
+    "SyncScheduledTransport",
     "exit_code_for",
     "load_jobs",
     "parse_duration",

@@ -384,14 +384,7 @@ class _Runner:
             observer=self._observe,
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=min(pool, 64)),
         )
-        url = httpx.URL(self._base_url or os.environ.get("DEERAPI_BASE_URL") or "https://x")
-        http = httpx.AsyncClient(
-            transport=transport,
-            timeout=60.0,
-            follow_redirects=False,
-            trust_env=url.scheme == "https",
-        )
-        return AsyncDeerAPI(api_key=self._api_key, base_url=self._base_url, http_client=http)
+        return AsyncDeerAPI(api_key=self._api_key, base_url=self._base_url, transport=transport)
 
     def _prepare(self, ledger: JobLedger) -> None:
         """Validate every line, read its images, register it (blocking: run in a thread)."""
@@ -612,7 +605,7 @@ class _Runner:
 
     async def _release(self, item: _Item) -> None:
         item.slot = False
-        await self.scheduler.release_slot()
+        self.scheduler.release_slot()
 
     async def _submit(self, item: _Item, ledger: JobLedger, ledgered: AsyncLedgeredVideos) -> bool:
         """Send the job's POST; False when this run is done with the job."""
@@ -659,7 +652,7 @@ class _Runner:
             await self._release(item)  # a narrower window takes effect on the next try
             return await self._backoff(item, failure)
         self._by_video[str(video.id)] = item.key
-        await self.scheduler.job_accepted()
+        self.scheduler.job_accepted()
         item.plan = PollPlan(
             time.monotonic(),
             prior=self.prior.estimate(self._settings(item)),

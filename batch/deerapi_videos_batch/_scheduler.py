@@ -1,8 +1,17 @@
-"""One scheduler for every request of a batch: rate limits are the account's, not a job's.
+"""One scheduler for every request of a client: rate limits are the account's, not a job's.
 
-The batch's client sends through :class:`ScheduledTransport` (httpx's own transport, so the
-client keeps its connection gate and time limits), which asks the :class:`Scheduler` before
-every request and tells it about every answer:
+A client sends through :class:`ScheduledTransport` (awaitable) or
+:class:`SyncScheduledTransport` (blocking, for threads); both are httpx's own transport, so the
+client keeps its connection gate and time limits. The transport asks the :class:`Scheduler`
+before every request and tells it about every answer::
+
+    scheduler = Scheduler(concurrency=8)
+    client = DeerAPI(transport=SyncScheduledTransport(scheduler))   # share it between threads
+
+The batch runner does the same with :class:`ScheduledTransport` and ``AsyncDeerAPI``. The
+rules below are decided once, under one lock; only the waiting differs (a dispatcher task for
+the tasks of one event loop, a condition variable for threads). One scheduler serves either
+the tasks of one event loop or threads, not both at once.
 
 - **One 429 pauses every sender.** A 429 for the request rate (with ``Retry-After`` /
   ``retry-after-ms``, else a 1 s pause) holds back every request of every job until it passes.
@@ -33,6 +42,7 @@ import contextlib
 import heapq
 import math
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +50,14 @@ from typing import Any
 
 import httpx
 
-__all__ = ["ScheduledTransport", "Scheduler", "SchedulerStats", "parse_duration", "request_kind"]
+__all__ = [
+    "ScheduledTransport",
+    "Scheduler",
+    "SchedulerStats",
+    "SyncScheduledTransport",
+    "parse_duration",
+    "request_kind",
+]
 
 PRIORITY = {"download": 0, "poll": 1, "list": 2, "other": 2, "submit": 3}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -155,7 +172,12 @@ class SchedulerStats:
 
 
 class Scheduler:
-    """Shared by every job of a batch (one per client): pauses, pacing and the job window.
+    """Shared by every job of a client: pauses, pacing and the job window.
+
+    Awaitable callers use :meth:`before_request`, :meth:`acquire_slot`; threads use
+    :meth:`before_request_blocking`, :meth:`acquire_slot_blocking`. Everything else
+    (:meth:`after_response`, :meth:`after_error`, :meth:`release_slot`, :meth:`job_accepted`)
+    does not wait and serves both.
 
     Args:
         concurrency: the most jobs in flight at once (the window never grows past it).
@@ -211,7 +233,10 @@ class Scheduler:
         self._seq = 0
         self._changed: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
-        self._slots: asyncio.Condition | None = None
+        self._slot_freed: asyncio.Event | None = None
+        # Threads wait on this condition; its lock guards every rule's state in both modes.
+        self._threads = threading.Condition(threading.Lock())
+        self._thread_queue: list[tuple[int, int, str]] = []
         self.stats = SchedulerStats(window=self.window, rate=rate)
 
     # -- pacing ------------------------------------------------------------------------------
@@ -252,7 +277,23 @@ class Scheduler:
             return 0.0
         return (1.0 - self._tokens) / rate
 
+    def _next_wait(self, kind: str, now: float) -> float:
+        wait = self._wait_for(kind, now)
+        if not self._answered and self._in_flight > 0:
+            wait = max(wait, 1.0)  # probing: one request until the first answer
+        return wait
+
+    def _grant(self, kind: str, now: float) -> None:
+        if self.pace() is not None:
+            self._tokens -= 1.0
+        if self._started is None:
+            self._started = now
+        self._in_flight += 1
+        self.stats.requests[kind] += 1
+
     def _signal(self) -> None:
+        """Wake every waiter to look again (called with the lock held)."""
+        self._threads.notify_all()
         if self._changed is not None:
             self._changed.set()
 
@@ -261,45 +302,74 @@ class Scheduler:
         time it left (pass it to :meth:`after_response`)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._seq += 1
-        heapq.heappush(self._queue, (PRIORITY.get(kind, 2), self._seq, future, kind))
-        if self._changed is None:
-            self._changed = asyncio.Event()
-        self._signal()
+        with self._threads:
+            self._seq += 1
+            heapq.heappush(self._queue, (PRIORITY.get(kind, 2), self._seq, future, kind))
+            if self._changed is None:
+                self._changed = asyncio.Event()
+            self._signal()
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = loop.create_task(self._dispatch())
         try:
             await future
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
-                self._in_flight -= 1  # granted, then cancelled before it was sent
+                with self._threads:
+                    self._in_flight -= 1  # granted, then cancelled before it was sent
             raise
         return self._clock()
+
+    def before_request_blocking(self, kind: str) -> float:
+        """:meth:`before_request` for threads: block until a request of ``kind`` may leave.
+
+        Returns the time it left (pass it to :meth:`after_response`). An exception while
+        waiting (``KeyboardInterrupt``) gives the place in line up and is raised.
+        """
+        with self._threads:
+            self._seq += 1
+            entry = (PRIORITY.get(kind, 2), self._seq, kind)
+            heapq.heappush(self._thread_queue, entry)
+            try:
+                while True:
+                    if self._thread_queue[0] is not entry:
+                        self._threads.wait()
+                        continue
+                    now = self._clock()
+                    wait = self._next_wait(kind, now)
+                    if wait > 0:
+                        self._threads.wait(timeout=wait)
+                        continue
+                    heapq.heappop(self._thread_queue)
+                    self._grant(kind, now)
+                    self._threads.notify_all()  # the next in line looks again
+                    return now
+            except BaseException:
+                if entry in self._thread_queue:
+                    self._thread_queue.remove(entry)
+                    heapq.heapify(self._thread_queue)
+                    self._threads.notify_all()
+                raise
 
     async def _dispatch(self) -> None:
         assert self._changed is not None
         while self._queue:
-            _, _, future, kind = self._queue[0]
-            if future.done():  # its request was cancelled while waiting
-                heapq.heappop(self._queue)
-                continue
-            now = self._clock()
-            wait = self._wait_for(kind, now)
-            if not self._answered and self._in_flight > 0:
-                wait = max(wait, 1.0)  # probing: one request until the first answer
+            with self._threads:
+                _, _, future, kind = self._queue[0]
+                if future.done():  # its request was cancelled while waiting
+                    heapq.heappop(self._queue)
+                    continue
+                now = self._clock()
+                wait = self._next_wait(kind, now)
+                if wait <= 0:
+                    heapq.heappop(self._queue)
+                    self._grant(kind, now)
+                    future.set_result(None)
+                else:
+                    self._changed.clear()
             if wait > 0:
-                self._changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout=wait)
                 continue
-            heapq.heappop(self._queue)
-            if self.pace() is not None:
-                self._tokens -= 1.0
-            if self._started is None:
-                self._started = now
-            self._in_flight += 1
-            self.stats.requests[kind] += 1
-            future.set_result(None)
             await asyncio.sleep(0)  # let the request go before pacing the next
 
     # -- answers -----------------------------------------------------------------------------
@@ -317,29 +387,31 @@ class Scheduler:
         ``sent_at`` (from :meth:`before_request`): a 429 to a request sent before the last
         decrease was already on its way then, and does not decrease the rate again.
         """
-        now = self._clock()
-        self._in_flight = max(0, self._in_flight - 1)
-        self._answered = True
-        self.stats.responses[status] += 1
-        self._read_rate_headers(headers)
-        if status == 429:
-            self._on_429(kind, headers, error_code, now, now if sent_at is None else sent_at)
-        else:
-            self._accepted_total += 1
-            self._accepted.append(now)
-            while self._accepted and self._accepted[0] < now - 2.0:
-                self._accepted.popleft()
-            if self._rate is not None:
-                self._rate += self.increase / max(self._rate, 1.0)
-        self.stats.rate = self._rate
-        self.stats.server_rate = self._server_rate
-        self._signal()
+        with self._threads:
+            now = self._clock()
+            self._in_flight = max(0, self._in_flight - 1)
+            self._answered = True
+            self.stats.responses[status] += 1
+            self._read_rate_headers(headers)
+            if status == 429:
+                self._on_429(kind, headers, error_code, now, now if sent_at is None else sent_at)
+            else:
+                self._accepted_total += 1
+                self._accepted.append(now)
+                while self._accepted and self._accepted[0] < now - 2.0:
+                    self._accepted.popleft()
+                if self._rate is not None:
+                    self._rate += self.increase / max(self._rate, 1.0)
+            self.stats.rate = self._rate
+            self.stats.server_rate = self._server_rate
+            self._signal()
 
     def after_error(self, kind: str) -> None:
         """A request that got no answer (connection error, timeout)."""
-        self._in_flight = max(0, self._in_flight - 1)
-        self.stats.transport_errors += 1
-        self._signal()
+        with self._threads:
+            self._in_flight = max(0, self._in_flight - 1)
+            self.stats.transport_errors += 1
+            self._signal()
 
     def _read_rate_headers(self, headers: httpx.Headers) -> None:
         limit = _header_int(headers, "x-ratelimit-limit-requests")
@@ -408,41 +480,53 @@ class Scheduler:
 
     # -- the job window ----------------------------------------------------------------------
 
-    def _condition(self) -> asyncio.Condition:
-        if self._slots is None:
-            self._slots = asyncio.Condition()
-        return self._slots
+    def _take_slot(self) -> bool:
+        if self.active >= max(1, int(self.window)):
+            return False
+        self.active += 1
+        return True
+
+    def _slots_changed(self) -> None:
+        """Wake whoever waits for a slot (called with the lock held)."""
+        self._threads.notify_all()
+        if self._slot_freed is not None:
+            self._slot_freed.set()
 
     async def acquire_slot(self) -> None:
-        """Wait for room in the job window (and for no pause on new jobs)."""
-        slots = self._condition()
-        async with slots:
-            while self.active >= max(1, int(self.window)):
-                await slots.wait()
-            self.active += 1
+        """Wait for room in the job window (pair with :meth:`release_slot`)."""
+        while True:
+            with self._threads:
+                if self._take_slot():
+                    return
+                if self._slot_freed is None:
+                    self._slot_freed = asyncio.Event()
+                freed = self._slot_freed
+                # Set by the next release; tasks already woken by the last one stay woken.
+                freed.clear()
+            await freed.wait()
 
-    async def release_slot(self) -> None:
-        slots = self._condition()
-        async with slots:
+    def acquire_slot_blocking(self) -> None:
+        """:meth:`acquire_slot` for threads: block until the job window has room."""
+        with self._threads:
+            while not self._take_slot():
+                self._threads.wait()
+
+    def release_slot(self) -> None:
+        """A job that held a slot is finished (or was never started)."""
+        with self._threads:
             self.active = max(0, self.active - 1)
-            slots.notify_all()
+            self._slots_changed()
 
-    async def job_accepted(self) -> None:
+    def job_accepted(self) -> None:
         """A POST was accepted: widen the window (additive increase)."""
-        slots = self._condition()
-        async with slots:
+        with self._threads:
             self.window = min(self.max_window, self.window + 1.0 / max(self.window, 1.0))
             self.stats.window = self.window
-            slots.notify_all()
+            self._slots_changed()
 
 
-class ScheduledTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport, asking a :class:`Scheduler` before each request.
-
-    ``observer(kind, request, response)`` sees every answer (the batch records request ids).
-    A 429's small body is read here, so its error code can tell a rate limit from a limit on
-    running jobs.
-    """
+class _Scheduled:
+    """What both transports keep: the scheduler and the observer (then httpx's arguments)."""
 
     def __init__(
         self,
@@ -455,6 +539,20 @@ class ScheduledTransport(httpx.AsyncHTTPTransport):
         self.scheduler = scheduler
         self.observer = observer
 
+
+class ScheduledTransport(_Scheduled, httpx.AsyncHTTPTransport):
+    """httpx's awaitable transport, asking a :class:`Scheduler` before each request.
+
+    Args:
+        scheduler: the scheduler every request of the client goes through.
+        observer: ``observer(kind, request, response)`` sees every answer (the batch records
+            request ids from it).
+        **kwargs: httpx's transport arguments (``limits``, ``retries``, ...).
+
+    A 429's small body is read here, so its error code can tell a rate limit from a limit on
+    running jobs.
+    """
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         kind = request_kind(request)
         sent_at = await self.scheduler.before_request(kind)
@@ -463,19 +561,51 @@ class ScheduledTransport(httpx.AsyncHTTPTransport):
         except BaseException:
             self.scheduler.after_error(kind)
             raise
-        code = None
+        body = b""
         if response.status_code == 429:
-            try:
+            with contextlib.suppress(httpx.HTTPError):
                 body = await response.aread()
-            except httpx.HTTPError:
-                body = b""
-            code = _error_code(body)
-        self.scheduler.after_response(
-            kind, response.status_code, response.headers, code, sent_at=sent_at
-        )
-        if self.observer is not None:
-            self.observer(kind, request, response)
+        _answered(self.scheduler, self.observer, kind, request, response, body, sent_at)
         return response
+
+
+class SyncScheduledTransport(_Scheduled, httpx.HTTPTransport):
+    """httpx's blocking transport, asking a :class:`Scheduler` before each request.
+
+    For a ``DeerAPI`` client shared by threads (``DeerAPI(transport=...)``): one 429 pauses
+    every thread's requests, and the pace adapts as in :class:`ScheduledTransport`, whose
+    arguments it takes.
+    """
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        kind = request_kind(request)
+        sent_at = self.scheduler.before_request_blocking(kind)
+        try:
+            response = super().handle_request(request)
+        except BaseException:
+            self.scheduler.after_error(kind)
+            raise
+        body = b""
+        if response.status_code == 429:
+            with contextlib.suppress(httpx.HTTPError):
+                body = response.read()
+        _answered(self.scheduler, self.observer, kind, request, response, body, sent_at)
+        return response
+
+
+def _answered(
+    scheduler: Scheduler,
+    observer: Callable[[str, httpx.Request, httpx.Response], None] | None,
+    kind: str,
+    request: httpx.Request,
+    response: httpx.Response,
+    body: bytes,
+    sent_at: float,
+) -> None:
+    code = _error_code(body) if response.status_code == 429 else None
+    scheduler.after_response(kind, response.status_code, response.headers, code, sent_at=sent_at)
+    if observer is not None:
+        observer(kind, request, response)
 
 
 def _error_code(body: bytes) -> str | None:

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 from deerapi_videos_batch import BatchOptions, BatchResult, load_jobs, run_batch
-from deerapi_videos_mock import LimitedMock, Limits, MockDeerAPI, ScaledClock
+from deerapi_videos_mock import Fault, LimitedMock, Limits, MockDeerAPI, ScaledClock
 
 from contract_tests.asyncio_support import run_isolated
+
+from ._arrivals import Arrivals
 
 API_KEY = "sk-batch-test"
 
@@ -72,3 +74,17 @@ def served(tmp_path: Path) -> Iterator[Served]:
 
 def prompts(count: int, **extra: Any) -> list[dict[str, Any]]:
     return [{"id": f"job-{i}", "prompt": f"batch job {i}", **extra} for i in range(count)]
+
+
+@pytest.fixture
+def paused(tmp_path: Path) -> Iterator[tuple[Served, Arrivals]]:
+    """A mock whose jobs take 0.5 s and whose first read is answered 429 (a 0.6 s pause)."""
+    for served in serve_limited(tmp_path, Limits(rate=500.0, burst=100), job_duration=30.0):
+        arrivals = Arrivals(served.limited.app)
+        served.limited.app = arrivals  # type: ignore[method-assign]
+        served.mock.inject(
+            Fault.rate_limit(retry_after="0.6", operations=("retrieveVideo",), times=1)
+        )
+        with LimitedMock.serve(served.limited) as base_url:
+            served.base_url = base_url
+            yield served, arrivals

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from deerapi_videos_batch import DurationPrior, PollPlan, Scheduler, parse_duration
-from deerapi_videos_mock import Fault, LimitedMock, Limits
-from starlette.types import Receive, Scope, Send
 
-from .conftest import Served, prompts, serve_limited
+from ._arrivals import Arrivals
+from .conftest import Served, prompts
 
 
 def _headers(**values: str) -> httpx.Headers:
@@ -58,8 +54,21 @@ async def test_a_running_jobs_429_holds_back_new_jobs_only_and_narrows_the_windo
     assert poll_left - started < 0.3  # polls go on (the pause on new jobs is 0.4 s)
     submit_left = await scheduler.before_request("submit")
     assert submit_left - started >= 0.38
-    await scheduler.job_accepted()
+    scheduler.job_accepted()
     assert scheduler.window == pytest.approx(5.4 + 1 / 5.4)
+
+
+@pytest.mark.asyncio
+async def test_the_job_window_holds_a_task_until_a_slot_is_released() -> None:
+    scheduler = Scheduler(concurrency=2)
+    await scheduler.acquire_slot()
+    await scheduler.acquire_slot()
+    third = asyncio.ensure_future(scheduler.acquire_slot())
+    done, _ = await asyncio.wait([third], timeout=0.2)
+    assert not done  # the window is full
+    scheduler.release_slot()
+    await asyncio.wait_for(third, timeout=2.0)
+    assert scheduler.active == 2
 
 
 @pytest.mark.asyncio
@@ -149,60 +158,12 @@ def test_reads_of_one_job_are_at_least_half_a_second_apart() -> None:
 # -- end to end: one 429 pauses every job of the batch -----------------------------------------
 
 
-class _Arrivals:
-    """ASGI wrapper noting when each request arrived and what it was answered (and when)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.log: list[tuple[float, str, str, int]] = []
-        self.answered: dict[int, float] = {}  # log index -> when the answer started
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        arrived = time.monotonic()
-        status = [0]
-        answered = [arrived]
-
-        async def note(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-                answered[0] = time.monotonic()
-            await send(message)
-
-        await self.app(scope, receive, note)
-        self.answered[len(self.log)] = answered[0]
-        self.log.append((arrived, scope["method"], scope["path"], status[0]))
-
-
-@pytest.fixture
-def paused(tmp_path: Path) -> Iterator[tuple[Served, _Arrivals]]:
-    for served in serve_limited(tmp_path, Limits(rate=500.0, burst=100), job_duration=30.0):
-        arrivals = _Arrivals(served.limited.app)
-        served.limited.app = arrivals  # type: ignore[method-assign]
-        served.mock.inject(
-            Fault.rate_limit(retry_after="0.6", operations=("retrieveVideo",), times=1)
-        )
-        with LimitedMock.serve(served.limited) as base_url:
-            served.base_url = base_url
-            yield served, arrivals
-
-
 def test_a_429_to_one_job_pauses_the_requests_of_every_job(
-    paused: tuple[Served, _Arrivals],
+    paused: tuple[Served, Arrivals],
 ) -> None:
     served, arrivals = paused
     result = served.run(served.write(prompts(6)), concurrency=6)
     assert result.exit_code == 0
-    # The pause can start only once the 429 is answered: requests other jobs sent while the
-    # limited one was still being processed are not "during" it.
-    limited_at = [arrivals.answered[i] for i, e in enumerate(arrivals.log) if e[3] == 429]
-    assert len(limited_at) == 1
-    during = [
-        (method, path)
-        for t, method, path, _ in arrivals.log
-        if limited_at[0] + 0.01 < t < limited_at[0] + 0.55
-    ]
+    during = arrivals.sent_during_the_pause(0.55)
     assert during == []  # nobody sent anything while the pause lasted
     assert result.requests["pauses"] == 1

@@ -71,5 +71,8 @@ def errors_and_context() -> None:
         except DeerAPIError as exc:
             assert_type(exc, DeerAPIError)
     assert_type(deerapi_videos.__version__, str)
+    # A transport of the caller's (a scheduler's) inside the client's own httpx client.
+    assert_type(DeerAPI(api_key="sk-x", transport=httpx.HTTPTransport(retries=1)), DeerAPI)
+    assert_type(AsyncDeerAPI(api_key="sk-x", transport=httpx.AsyncHTTPTransport()), AsyncDeerAPI)
     with no_sleep() as sleeps:
         assert_type(sleeps, list[float])

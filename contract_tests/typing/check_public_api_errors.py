@@ -6,6 +6,7 @@ types ever stopped refusing one of these calls, this file would fail to type-che
 
 from __future__ import annotations
 
+import httpx
 from deerapi_videos import AsyncDeerAPI, DeerAPI
 
 
@@ -23,3 +24,8 @@ def refused_sync(client: DeerAPI) -> None:
 async def refused_async(client: AsyncDeerAPI) -> None:
     await client.videos.create(prompt="a cat", seconds=5)  # type: ignore[call-overload]
     await client.videos.create_and_poll(prompt="a cat", size="16x9")  # type: ignore[call-overload]
+
+
+def refused_transports() -> None:
+    DeerAPI(transport=httpx.AsyncHTTPTransport())  # type: ignore[arg-type]
+    AsyncDeerAPI(transport=httpx.HTTPTransport())  # type: ignore[arg-type]
