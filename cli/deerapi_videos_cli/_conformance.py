@@ -141,18 +141,28 @@ def _engine_default(name: str) -> Any:
     return inspect.signature(run_conformance).parameters[name].default
 
 
-def _budget_text(budget: Any, settings: Mapping[str, str], video_id: str | None) -> str:
+def _budget_text(
+    budget: Any, settings: Mapping[str, str], video_id: str | None, probe: bool = True
+) -> str:
     lines = [
         f"Paid-job budget: at most {budget.max_paid_jobs} job(s), each billed by the API.",
     ]
+    created = budget.max_paid_jobs >= 1 and video_id is None
     if budget.max_paid_jobs >= 1:
         shown = ", ".join(f"{k}={v}" for k, v in settings.items())
         lines.append(f"  - 1 create with the cheapest settings ({shown})")
-    remix_ok = budget.allows_remix(created=budget.max_paid_jobs >= 1 and video_id is None)
+    remix_ok = budget.allows_remix(created=created)
     if remix_ok:
         lines.append("  - 1 remix of that video")
     else:
         lines.append("  - no remix (needs --allow-remix and a budget with room for it)")
+    left = budget.max_paid_jobs - int(created) - int(remix_ok)
+    if not probe:
+        lines.append("  - no Idempotency-Key probe (--no-idempotency-probe)")
+    elif left >= 2:
+        lines.append("  - 2 creates for the Idempotency-Key probe (the same create twice, one key)")
+    else:
+        lines.append(f"  - no Idempotency-Key probe (needs 2 paid jobs, budget left {left})")
     lines.append(
         "  Every other create/remix case is an input the API must reject for free; a guard "
         "refuses to send any request that could start a job beyond the budget."
@@ -167,6 +177,7 @@ def _summary(out: Output, result: Any, written: list[Path], drift: Any, *, live:
 
     groups = group_checks(result.checks)
     failed = [g for g in groups if not g.ok]
+    probe = getattr(result, "idempotency", None)
     if out.json_mode:
         out.emit_json(
             {
@@ -192,6 +203,7 @@ def _summary(out: Output, result: Any, written: list[Path], drift: Any, *, live:
                 "model": getattr(result, "model", None),
                 "not_served": dict(getattr(result, "not_served", {}) or {}),
                 "drift": drift.to_dict() if drift is not None else None,
+                "idempotency_key": probe.to_dict() if probe is not None else None,
                 "reports": [str(p) for p in written],
             }
         )
@@ -232,6 +244,8 @@ def _summary(out: Output, result: Any, written: list[Path], drift: Any, *, live:
     if drift is not None:
         for _, difference in sorted(drift.shape_differences.items()):
             click.echo(f"DRIFT {difference.describe()}")
+    if probe is not None and probe.finding:
+        click.echo(f"IDEMPOTENCY-KEY {probe.summary()}")
     for path in written:
         click.echo(f"report: {path}")
 
@@ -247,6 +261,7 @@ def _settings(
     defects: tuple[str, ...],
     shape: str,
     unserved: tuple[str, ...],
+    idempotency_probe: bool = True,
 ) -> tuple[tuple[str, str], ...]:
     """What the reports record of a run besides its seed (the values as the flags take them)."""
     from importlib.metadata import PackageNotFoundError, version
@@ -261,6 +276,7 @@ def _settings(
         ("phases", ", ".join(phases)),
         ("max examples per operation and phase", str(max_examples)),
         ("model", model or "(generated per case)"),
+        ("Idempotency-Key probe", "on" if idempotency_probe else "off"),
     ]
     if live:
         rows += [
@@ -410,6 +426,15 @@ class _EventPrinter:
         "e.g. delete_noop, wrong_field_type; the list: deerapi_videos_mock.DEFECTS)."
     ),
 )
+@click.option(
+    "--idempotency-probe/--no-idempotency-probe",
+    default=True,
+    show_default=True,
+    help=(
+        "Send the cheapest create twice with one Idempotency-Key and report whether one job or "
+        "two came back (live: 2 paid jobs, only when the budget has them left)."
+    ),
+)
 @click.option("--yes", "-y", is_flag=True, help="Live mode: do not ask before starting paid jobs.")
 @click.option("--json", "json_flag", is_flag=True, help="Print a JSON summary on stdout.")
 @click.pass_context
@@ -428,6 +453,7 @@ def conformance(
     max_examples: int | None,
     phases: tuple[str, ...],
     defects: tuple[str, ...],
+    idempotency_probe: bool,
     yes: bool,
     json_flag: bool,
 ) -> None:
@@ -482,7 +508,7 @@ def conformance(
         if not api_key:
             raise click.UsageError("live mode needs an API key: set DEERAPI_KEY or pass --api-key")
         out.note(f"Live conformance check against {target}")
-        out.note(_budget_text(budget_obj, cheapest_settings(model), video_id))
+        out.note(_budget_text(budget_obj, cheapest_settings(model), video_id, idempotency_probe))
         if not yes:
             if not stdin_is_interactive():
                 out.note(
@@ -509,6 +535,8 @@ def conformance(
         kwargs["model"] = model
     if phases:
         kwargs["phases"] = tuple(p for p in ALL_PHASES if p in phases)
+    if not idempotency_probe:
+        kwargs["idempotency_probe"] = False
 
     server: AbstractContextManager[str] = (
         nullcontext(target)
@@ -553,6 +581,7 @@ def conformance(
         rerun += ["--phase", phase]
     rerun += [] if max_examples is None else ["--max-examples", str(max_examples)]
     rerun += [] if model is None else ["--model", model]
+    rerun += [] if idempotency_probe else ["--no-idempotency-probe"]
     for defect in defects:
         rerun += ["--plant-defect", defect]
     rerun += [] if mock_shape == "deerapi" else ["--mock-shape", mock_shape]
@@ -576,6 +605,7 @@ def conformance(
             defects=defects,
             shape=mock_shape,
             unserved=mock_unserved,
+            idempotency_probe=idempotency_probe,
         ),
         rerun=shlex.join(rerun),
         mock_command=None

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         install_false_report_filters,
         reference_images,
     )
+    from ._idempotency import IdempotencyProbe, ProbeAnswer
     from ._images import IMAGE_KINDS, image
     from ._report import ReportContext, group_checks, write_reports
     from ._repro import ReproStep
@@ -64,6 +65,8 @@ _LAZY = {
     "Progress": "._engine",
     "probe_not_served": "._engine",
     "run_conformance": "._engine",
+    "IdempotencyProbe": "._idempotency",
+    "ProbeAnswer": "._idempotency",
     "fit_create_body": "._hooks",
     "fitting": "._hooks",
     "install_false_report_filters": "._hooks",
@@ -100,9 +103,11 @@ __all__ = [
     "Coverage",
     "Drift",
     "Exchange",
+    "IdempotencyProbe",
     "PaidJob",
     "PaidRequestGuard",
     "Phase",
+    "ProbeAnswer",
     "Progress",
     "ReportContext",
     "ReproStep",

@@ -4,7 +4,8 @@ Every create (``POST /v1/videos``) or remix (``POST /v1/videos/{id}/remix``) tha
 accepts starts a job somebody pays for. A live run therefore:
 
 1. starts at most ``Budget.max_paid_jobs`` jobs itself, explicitly, with ``CHEAPEST_SETTINGS``
-   (see ``_engine``), and
+   (see ``_engine``): its create, a remix of it, and the Idempotency-Key probe's two creates,
+   in that order, each only if what is left of the budget covers it, and
 2. lets schemathesis send a create/remix only if it is an input the API must reject for free:
    ``defuse_case`` rewrites every other generated create/remix before it is sent (it drops the
    required ``prompt``, so the request is a missing-required-field case and its checks expect a
@@ -78,7 +79,10 @@ class Budget:
 
     The default is one job, created with ``CHEAPEST_SETTINGS``; reads (retrieve, content, list)
     use it. A remix of that job is a second paid job: it runs only when ``allow_remix`` is true
-    *and* ``max_paid_jobs`` leaves room for it (``Budget(max_paid_jobs=2)``).
+    *and* ``max_paid_jobs`` leaves room for it (``Budget(max_paid_jobs=2)``). The
+    Idempotency-Key probe sends two creates (the second starts a job on a server that ignores
+    the key), so it runs only with two jobs left after those: ``Budget(max_paid_jobs=3,
+    allow_remix=False)`` or ``Budget(max_paid_jobs=4)``.
     ``Budget(max_paid_jobs=0)`` sends no paid request at all (reads then need ``video_id=``).
     """
 

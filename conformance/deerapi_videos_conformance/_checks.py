@@ -39,8 +39,8 @@ CHECK_MEANINGS: dict[str, str] = {
     ),
     "max_response_time": "Every answer arrives within the configured time limit.",
     "live_step": (
-        "This run's own steps on a live API (the paid create, reads, download, remix, delete) "
-        "were answered as the spec says."
+        "This run's own requests were answered as the spec says: on a live API its paid "
+        "create, reads, download, remix and delete; on any server the Idempotency-Key probe."
     ),
     "schemathesis": (
         "The run itself hit an error (the network, the budget guard, schemathesis): see the "

@@ -11,6 +11,11 @@ model table by the hooks in ``_hooks``) and makes the live run's one paid job th
 cheapest. Operations DeerAPI does not document (list, delete) may not be served at all: a probe
 before the run finds out (404 or 405), and such an operation is reported as *not served*
 (``ConformanceResult.not_served``), its own outcome, instead of failing every check.
+
+Last, the Idempotency-Key probe (``ConformanceResult.idempotency``, see ``_idempotency``): the
+cheapest create sent twice, same bytes, same key, to see whether one job comes back or two. In
+live mode it spends only what the run's own create and remix left of the budget, and needs two
+paid jobs of it; against a non-live server (free jobs) it always runs. Its jobs are deleted.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import schemathesis
 from deerapi_videos.auth import REDACTED
 from deerapi_videos.model_table import model_table
 from deerapi_videos.spec import spec_path
+from schemathesis.checks import CheckFunction
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.parameters import ParameterLocation
@@ -42,6 +48,7 @@ from schemathesis.generation import GenerationMode
 from schemathesis.generation.case import Case
 from schemathesis.generation.meta import ComponentInfo
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER, HookContext
+from schemathesis.specs.openapi.checks import ignored_auth
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 from schemathesis.transport import BaseTransport
 from schemathesis.transport.requests import (
@@ -49,6 +56,7 @@ from schemathesis.transport.requests import (
     RequestsTransport,
     SameHostRedirectsSession,
 )
+from urllib3.filepost import encode_multipart_formdata
 
 from ._budget import (
     Budget,
@@ -60,6 +68,7 @@ from ._budget import (
     paid_kind,
 )
 from ._hooks import fitting, install_false_report_filters
+from ._idempotency import PROBE_KEY_PREFIX, PROBE_PAID_JOBS, IdempotencyProbe, ProbeAnswer
 from ._phases import ALL_PHASES
 from ._repro import ReproStep, authorization_of, render_step, request_headers
 
@@ -68,6 +77,7 @@ __all__ = [
     "CheckResult",
     "ConformanceResult",
     "Exchange",
+    "IdempotencyProbe",
     "PaidJob",
     "Progress",
     "ReproStep",
@@ -79,6 +89,7 @@ REDACTED_BEARER = f"Bearer {REDACTED}"
 REQUEST_ID_HEADERS = ("x-request-id", "x-oneapi-request-id")
 _LIVE_PROMPT = "A paper boat drifting on a calm pond, soft morning light"
 _LIVE_REMIX_PROMPT = "Make it dusk"
+_PROBE_PROMPT = "A lighthouse on a rocky shore at noon, waves breaking, still camera"
 _TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 #: A video id in a request path, and the operations that need the video completed.
 _VIDEO_IN_PATH = re.compile(r"/v1/videos/([^/?#]+)")
@@ -160,6 +171,9 @@ class ConformanceResult:
     not_served: dict[str, str] = field(default_factory=dict)
     #: The seed schemathesis generated the cases with (the one given, or the one it drew).
     seed: int | None = None
+    #: What the Idempotency-Key probe found (see ``_idempotency``); None: not part of this
+    #: result (a result built by hand).
+    idempotency: IdempotencyProbe | None = None
 
     @property
     def passed(self) -> bool:
@@ -639,25 +653,49 @@ class _Explicit:
     guard: PaidRequestGuard
     collector: _Collector
     session: requests.Session = field(default_factory=requests.Session)
+    #: Why the last ``call`` got no response (the budget guard, the network); None if it did.
+    last_error: str | None = None
 
     def __post_init__(self) -> None:
         self.guard.mount(self.session)
 
-    def call(self, case: Case[Any], *, paid: PaidKind | None = None) -> Response | None:
+    def call(
+        self,
+        case: Case[Any],
+        *,
+        paid: PaidKind | None = None,
+        excluded_checks: Sequence[CheckFunction] = (),
+        body: bytes | None = None,
+    ) -> Response | None:
+        """Send ``case`` (armed for one ``paid`` request if given) and check its response with
+        every check but ``excluded_checks``.
+
+        ``body``: these bytes go on the wire instead of ``case.body`` serialized (the case's
+        ``Content-Type`` header must describe them).
+
+        Returns None when nothing was answered; ``last_error`` then says why and the run
+        records it as a failure.
+        """
         headers = {"Authorization": f"Bearer {self.api_key}"}
         operation = case.operation.label
+        raw: dict[str, Any] = {} if body is None else {"data": body}
+        self.last_error = None
         try:
             if paid is None:
-                response = case.call(base_url=self.base_url, session=self.session, headers=headers)
+                response = case.call(
+                    base_url=self.base_url, session=self.session, headers=headers, **raw
+                )
             else:
                 with self.guard.arm(paid):
                     response = case.call(
-                        base_url=self.base_url, session=self.session, headers=headers
+                        base_url=self.base_url, session=self.session, headers=headers, **raw
                     )
         except BudgetExceeded as exc:
+            self.last_error = self.collector._scrub(f"budget guard: {exc}")
             self.collector.error(operation, "Budget", str(exc))
             return None
         except requests.RequestException as exc:
+            self.last_error = self.collector._scrub(f"network error: {exc}")
             self.collector.error(operation, "Network error", str(exc))
             return None
         request = Request.from_prepared_request(response.request)
@@ -667,7 +705,12 @@ class _Explicit:
         recorder.record_response(case_id=case.id, response=response)
         request_id = _request_id(response.headers)
         try:
-            case.validate_response(response, headers=headers, recorder=recorder)
+            case.validate_response(
+                response,
+                headers=headers,
+                recorder=recorder,
+                excluded_checks=list(excluded_checks),
+            )
         except FailureGroup as group:
             for failure in group.exceptions:
                 if isinstance(failure, Failure):
@@ -743,6 +786,165 @@ def _poll_until_done(
         sleep(int(hint) / 1000 if hint and hint.isdigit() else 5.0)
 
 
+# --- the Idempotency-Key probe ---------------------------------------------------------------
+
+
+def _answer(response: Response) -> ProbeAnswer:
+    """The parts of a create's answer the probe compares and reports."""
+    body = _json(response)
+    video_id: str | None = None
+    error_code: str | None = None
+    if isinstance(body, dict):
+        if 200 <= response.status_code < 300 and isinstance(body.get("id"), str):
+            video_id = body["id"] or None
+        error = body.get("error")
+        if isinstance(error, dict):
+            code = error.get("code") or error.get("type")
+            error_code = str(code) if code is not None else None
+    return ProbeAnswer(response.status_code, video_id, error_code, _request_id(response.headers))
+
+
+def _probe_idempotency(
+    explicit: _Explicit,
+    model: str | None,
+    *,
+    delete_served: bool,
+    live: bool,
+) -> IdempotencyProbe:
+    """Send the cheapest create twice with one ``Idempotency-Key`` and compare the answers.
+
+    Nothing is sent unless ``explicit.guard`` has room for ``PROBE_PAID_JOBS`` paid requests;
+    each POST is armed in the guard (counted against the budget before it leaves), and the
+    second is sent only when the first answered with a job. The jobs the probe started are
+    deleted at once (they are never read), unless the server does not serve delete.
+
+    Args:
+        explicit: The run's own-request sender; its guard holds the budget left.
+        model: The model whose cheapest settings the create asks for (None: the default's).
+        delete_served: Whether the server serves ``DELETE /v1/videos/{video_id}``.
+        live: A paying API: progress notes say the jobs are paid for.
+
+    Returns:
+        The outcome, with the key, the answers and what became of the jobs started.
+
+    Raises nothing for what the server does: a POST that gets no answer (the network, the
+    guard) is an outcome, and ``explicit`` records it as a failure of the run.
+    """
+    left = explicit.guard.remaining
+    budget_left = left if live else None
+    if left < PROBE_PAID_JOBS:
+        return IdempotencyProbe(
+            "not_checked",
+            f"needs {PROBE_PAID_JOBS} paid jobs, budget left {max(left, 0)}",
+            budget_left=budget_left,
+        )
+    create = explicit.schema["/v1/videos"]["POST"]
+    settings = dict(cheapest_settings(model))
+    token = uuid.uuid4().hex
+    key = f"{PROBE_KEY_PREFIX}{token}"
+    fields = {"prompt": _PROBE_PROMPT, **settings}
+    # Encoded once: the multipart encoder draws a new boundary per request, and a server that
+    # compares raw bodies would then see "another body" (409) where there is none.
+    payload, content_type = encode_multipart_formdata(list(fields.items()), boundary=token)
+
+    def send() -> Response | None:
+        case = create.Case(
+            body=dict(fields),
+            media_type="multipart/form-data",
+            headers={"Idempotency-Key": key, "Content-Type": content_type},
+        )
+        # ignored_auth would re-send the create with the key and no valid credentials: free,
+        # but then the key's POSTs on the wire would not be just the two compared here.
+        return explicit.call(case, paid="create", excluded_checks=(ignored_auth,), body=payload)
+
+    cost = "paid jobs" if live else "jobs, free on the mock"
+    explicit.collector.emit(
+        Progress(
+            "note",
+            message=f"Idempotency-Key probe: the same create twice, key {key} "
+            f"(up to {PROBE_PAID_JOBS} {cost}): {settings}",
+        )
+    )
+    first = send()
+    if first is None:
+        return IdempotencyProbe(
+            "not_checked",
+            f"the first POST got no answer ({explicit.last_error}); it may have started a job "
+            "whose id is unknown",
+            key,
+            (ProbeAnswer(None),),
+            budget_left=budget_left,
+        )
+    answers = [_answer(first)]
+    if answers[0].video_id is None:
+        return IdempotencyProbe(
+            "not_checked",
+            f"the first POST answered {first.status_code} "
+            f"({answers[0].error_code or 'no video id, no error code'})",
+            key,
+            tuple(answers),
+            budget_left=budget_left,
+        )
+    second = send()
+    if second is None:
+        outcome: IdempotencyProbe = IdempotencyProbe(
+            "inconclusive",
+            f"the second POST got no answer ({explicit.last_error}); it may have started a job "
+            "whose id is unknown",
+            key,
+            (*answers, ProbeAnswer(None)),
+            budget_left=budget_left,
+        )
+    else:
+        again = _answer(second)
+        answers.append(again)
+        if not 200 <= second.status_code < 300:
+            outcome = IdempotencyProbe(
+                "refused",
+                f"the second POST (same key, same body) answered {second.status_code} "
+                f"(error code {again.error_code or 'none'})",
+                key,
+                tuple(answers),
+                budget_left=budget_left,
+            )
+        elif again.video_id is None:
+            outcome = IdempotencyProbe(
+                "inconclusive",
+                f"the second POST answered {second.status_code} without a video id",
+                key,
+                tuple(answers),
+                budget_left=budget_left,
+            )
+        elif again.video_id == answers[0].video_id:
+            outcome = IdempotencyProbe("honoured", "", key, tuple(answers), budget_left=budget_left)
+        else:
+            outcome = IdempotencyProbe(
+                "not_honoured", "", key, tuple(answers), budget_left=budget_left
+            )
+    outcome = replace(outcome, cleanup=_delete_probe_jobs(explicit, outcome.jobs, delete_served))
+    explicit.collector.emit(Progress("note", message=f"Idempotency-Key {outcome.summary()}"))
+    return outcome
+
+
+def _delete_probe_jobs(
+    explicit: _Explicit, jobs: Sequence[str], delete_served: bool
+) -> tuple[tuple[str, str], ...]:
+    """Delete the probe's jobs, as the run deletes its own; what happened to each."""
+    if not delete_served:
+        return tuple((job, "not deleted: delete is not served") for job in jobs)
+    delete = explicit.schema["/v1/videos/{video_id}"]["DELETE"]
+    done: list[tuple[str, str]] = []
+    for job in jobs:
+        response = explicit.call(delete.Case(path_parameters={"video_id": job}))
+        if response is None:
+            done.append((job, f"not deleted: {explicit.last_error}"))
+        elif response.status_code == 200:
+            done.append((job, "deleted"))
+        else:
+            done.append((job, f"not deleted: DELETE answered {response.status_code}"))
+    return tuple(done)
+
+
 # --- operations the server may not serve ------------------------------------------------------
 
 
@@ -807,6 +1009,7 @@ def run_conformance(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     model: str | None = None,
+    idempotency_probe: bool = True,
 ) -> ConformanceResult:
     """Check the API at ``base_url`` against ``openapi.yaml`` with schemathesis.
 
@@ -828,6 +1031,15 @@ def run_conformance(
         sleep, clock: Injected for tests; polling in live mode uses them.
         model: The model every positive create asks for, and the live job's model (its
             cheapest settings); None: generated models, and ``sora-2`` for the live job.
+        idempotency_probe: Send the model's cheapest create twice with one
+            ``Idempotency-Key`` and report whether one job or two came back
+            (``ConformanceResult.idempotency``). Live, only when the budget still has room for
+            two paid jobs after the run's own create and remix; on a non-live server always
+            (its jobs are free). False: reported as not checked, nothing sent.
+
+    Raises:
+        ValueError: ``phases`` names an unknown phase.
+        RuntimeError: Another live run is in progress in this process.
     """
     with fitting(model):
         return _run(
@@ -846,6 +1058,7 @@ def run_conformance(
             sleep=sleep,
             clock=clock,
             model=model,
+            idempotency_probe=idempotency_probe,
         )
 
 
@@ -866,6 +1079,7 @@ def _run(
     sleep: Callable[[float], None],
     clock: Callable[[], float],
     model: str | None,
+    idempotency_probe: bool,
 ) -> ConformanceResult:
     started = time.monotonic()
     collector = _Collector(
@@ -895,8 +1109,22 @@ def _run(
         excluded = schema.exclude(operation_id=sorted(not_served))
         assert isinstance(excluded, OpenApiSchema)
         schema = excluded
+    skipped = IdempotencyProbe("not_checked", "skipped: the run was told not to probe")
     if not live:
         _run_engine(schema, collector)
+        if not idempotency_probe:
+            collector.result.idempotency = skipped
+            return collector.finish(started)
+        # Jobs are free here, so the probe gets a budget of its own two; the guard still arms
+        # and counts each POST, the same code path as a live run.
+        probe_guard = PaidRequestGuard(api_key=api_key, budget=Budget(PROBE_PAID_JOBS))
+        with requests.Session() as session:
+            collector.result.idempotency = _probe_idempotency(
+                _Explicit(schema, base_url.rstrip("/"), api_key, probe_guard, collector, session),
+                model,
+                delete_served="deleteVideo" not in not_served,
+                live=False,
+            )
         return collector.finish(started)
 
     _guarded(schema, guard)
@@ -940,6 +1168,14 @@ def _run(
                 ),
                 paid="remix",
             )
+    # After the run's own create and remix: the probe spends only what they left.
+    collector.result.idempotency = (
+        _probe_idempotency(
+            explicit, model, delete_served="deleteVideo" not in not_served, live=True
+        )
+        if idempotency_probe
+        else skipped
+    )
     if target is not None and created and "deleteVideo" in not_served:
         collector.emit(
             Progress("note", message=f"video {target} was not deleted: delete is not served")

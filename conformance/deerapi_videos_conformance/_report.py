@@ -10,6 +10,8 @@ keeps the key out; this module redacts it again if it is given one, as a second 
 Both reports record what the run was: its seed and settings, the command that reruns it, and
 for a mock target the command that starts the same mock on the same port (the run's is gone).
 The Markdown report also says what each check means and how much of the spec the run covered.
+Both carry the Idempotency-Key probe's outcome (``_idempotency``) with the ids of the jobs it
+started; like the drift it is information and leaves the verdict alone.
 
 Only the standard library is used (``xml.etree``), so reports can be written wherever the engine
 runs.
@@ -30,6 +32,7 @@ from deerapi_videos.auth import REDACTED
 from ._checks import meaning
 from ._coverage import Coverage
 from ._drift import Drift
+from ._idempotency import IdempotencyProbe, ProbeAnswer
 from ._repro import ReproStep, body_file_name, is_text_body, render_steps
 
 __all__ = [
@@ -209,6 +212,12 @@ def _seed(result: ResultLike, context: ReportContext) -> int | None:
     return context.seed if context.seed is not None else getattr(result, "seed", None)
 
 
+def _probe(result: ResultLike) -> IdempotencyProbe | None:
+    """The result's Idempotency-Key probe, if it has one (hand-built results may not)."""
+    probe = getattr(result, "idempotency", None)
+    return probe if isinstance(probe, IdempotencyProbe) else None
+
+
 def render_junit(
     result: ResultLike,
     drift: Drift | None = None,
@@ -224,6 +233,7 @@ def render_junit(
     groups = group_checks(result.checks)
     failed = sum(1 for g in groups if not g.ok)
     not_served: Mapping[str, str] = getattr(result, "not_served", None) or {}
+    probe = _probe(result)
     suites = ET.Element(
         "testsuites",
         name="deerapi-conformance",
@@ -257,6 +267,14 @@ def render_junit(
         ("mock_command", context.mock_command or ""),
         ("paid_jobs", str(len(result.paid_jobs))),
         *((f"not_served.{op}", why) for op, why in sorted(not_served.items())),
+        *(
+            ()
+            if probe is None
+            else (
+                ("idempotency_key.outcome", probe.outcome),
+                ("idempotency_key.jobs", " ".join(probe.jobs)),
+            )
+        ),
         *((f"cases.{phase}", str(n)) for phase, n in sorted(result.cases_per_phase.items())),
         *((f"coverage.{k.replace(' ', '_')}", f"{a}/{b}") for k, (a, b) in totals.items()),
     ):
@@ -282,8 +300,11 @@ def render_junit(
             failure.text = "\n\n".join(texts)
         else:
             ET.SubElement(case, "system-out").text = f"{group.passed} case(s) passed"
-    if drift is not None:
-        ET.SubElement(suite, "system-out").text = redact(_drift_text(drift), secrets)
+    notes = [] if drift is None else [_drift_text(drift)]
+    if probe is not None:
+        notes.append(_probe_text(probe))
+    if notes:
+        ET.SubElement(suite, "system-out").text = redact("\n\n".join(notes), secrets)
     for element in suites.iter():
         if element.text:
             element.text = xml_safe(element.text)
@@ -291,6 +312,30 @@ def render_junit(
             element.set(name, xml_safe(value))
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _probe_text(probe: IdempotencyProbe) -> str:
+    """The probe as plain lines (JUnit): outcome, key, each answer, each job's fate."""
+    lines = [f"Idempotency-Key (informational): {probe.summary()}"]
+    if probe.key is not None:
+        lines.append(f"Key: {probe.key}")
+    for n, answer in enumerate(probe.answers, 1):
+        lines.append(f"POST {n}: {_answer_text(answer)}")
+    lines += [f"Job {job}: {fate}" for job, fate in probe.cleanup]
+    return "\n".join(lines)
+
+
+def _answer_text(answer: ProbeAnswer, code: Callable[[str], str] = str) -> str:
+    """One probe answer: status, the job it names or its error code, its request id."""
+    if answer.status is None:
+        return "no answer"
+    parts = [str(answer.status)]
+    if answer.video_id is not None:
+        parts.append(f"video {code(answer.video_id)}")
+    if answer.error_code is not None:
+        parts.append(f"error code {code(answer.error_code)}")
+    parts.append(f"request id {code(answer.request_id or '(none returned)')}")
+    return ", ".join(parts)
 
 
 def _drift_text(drift: Drift) -> str:
@@ -406,6 +451,10 @@ def render_markdown(
         out.append(
             f"- Jobs created: {len(result.paid_jobs)} (free on the mock; each would be paid live)"
         )
+    probe = _probe(result)
+    if probe is not None:
+        finding = " (a finding: see below)" if probe.finding else ""
+        out.append(f"- Idempotency-Key: {probe.title}{finding}")
     out.append("")
 
     out += _settings_section(context, seed)
@@ -475,6 +524,9 @@ def render_markdown(
             out += [f"- {_md_cell(redact(i, secrets))}" for i in items] or ["None."]
             out.append("")
 
+    if probe is not None:
+        out += _probe_section(probe, live=context.live)
+
     out += ["## Paid jobs", ""]
     if not context.live:
         out += ["Jobs the API accepted; on the bundled mock they cost nothing.", ""]
@@ -492,6 +544,30 @@ def render_markdown(
         out.append("")
     out.append(f"Duration: {result.duration_s:.1f} s.")
     return redact("\n".join(out), secrets) + "\n"
+
+
+def _probe_section(probe: IdempotencyProbe, *, live: bool) -> list[str]:
+    """The Markdown section of the Idempotency-Key probe."""
+    cost = "paid for" if live else "free on the mock"
+    out = ["## Idempotency-Key", ""]
+    out.append(
+        "The cheapest create sent twice with the same body and the same `Idempotency-Key`: "
+        "`openapi.yaml` says a server that honours the key returns the job it already started "
+        f"instead of starting a second. Each POST counts as a paid job ({cost}). Informational, "
+        "like the drift: it does not change the result."
+    )
+    out.append("")
+    out += [f"**{probe.title.capitalize()}**: {_md_cell(probe.detail())}.", ""]
+    if probe.key is None:
+        return out
+    out.append(f"- Key: `{_md_cell(probe.key)}`")
+    for n, answer in enumerate(probe.answers, 1):
+        out.append(f"- POST {n}: {_md_cell(_answer_text(answer, lambda t: f'`{t}`'))}")
+    fate = dict(probe.cleanup)
+    jobs = [f"`{job}` ({_md_cell(fate.get(job, 'left as is'))})" for job in probe.jobs]
+    out.append(f"- Jobs the probe started: {', '.join(jobs) or 'none known'}")
+    out.append("")
+    return out
 
 
 def _settings_section(context: ReportContext, seed: int | None) -> list[str]:

@@ -294,3 +294,58 @@ def test_live_run_refuses_to_send_the_key_in_clear(tmp_path: Path, url: str) -> 
     result = run(tmp_path, "--base-url", url, "--yes", env={"DEERAPI_KEY": API_KEY})
     assert result.exit_code == 2 and "clear text" in result.stderr
     assert API_KEY not in result.output
+
+
+# -- the Idempotency-Key probe ------------------------------------------------------------
+
+
+def test_the_default_mock_run_probes_and_its_json_says_so(tmp_path: Path) -> None:
+    """What CI runs (``deerapi-videos conformance``, the bundled mock): the probe runs."""
+    result = run(tmp_path, *QUICK, "--json")
+    assert result.exit_code == 0, result.output
+    probe = json.loads(result.stdout)["idempotency_key"]
+    assert probe["outcome"] == "honoured" and len(probe["jobs"]) == 1
+    assert probe["cleanup"] == {probe["jobs"][0]: "deleted"}
+
+
+def test_a_mock_ignoring_the_key_is_a_finding_not_a_failure(tmp_path: Path) -> None:
+    result = run(tmp_path, *QUICK, "--plant-defect", "ignore_idempotency")
+    assert result.exit_code == 0, result.output
+    assert "\nIDEMPOTENCY-KEY not honoured: " in result.stdout
+    md = (tmp_path / "reports" / "conformance.md").read_text(encoding="utf-8")
+    assert "- Idempotency-Key: not honoured (a finding: see below)" in md
+
+
+def test_the_probe_can_be_turned_off(tmp_path: Path) -> None:
+    result = run(tmp_path, *QUICK, "--no-idempotency-probe", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["idempotency_key"]["outcome"] == "not_checked"
+    md = (tmp_path / "reports" / "conformance.md").read_text(encoding="utf-8")
+    assert "| Idempotency-Key probe | `off` |" in md
+    assert "--no-idempotency-probe" in md.split("Run the same check again", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("budget", "line", "jobs"),
+    [
+        ("1", "no Idempotency-Key probe (needs 2 paid jobs, budget left 0)", 1),
+        ("3", "2 creates for the Idempotency-Key probe", 2),
+    ],
+)
+def test_a_live_run_shows_the_probe_in_its_budget(
+    tmp_path: Path, live_like: tuple[MockDeerAPI, str], budget: str, line: str, jobs: int
+) -> None:
+    mock, base_url = live_like
+    result = run(
+        tmp_path,
+        *QUICK,
+        "--base-url",
+        base_url,
+        "--budget",
+        budget,
+        "--yes",
+        env={"DEERAPI_KEY": API_KEY},
+    )
+    assert result.exit_code == 0, result.output
+    assert line in result.stderr
+    assert len(mock.paid_jobs) == jobs  # the run's create, and one job from an honoured probe
