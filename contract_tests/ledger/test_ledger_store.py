@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -14,6 +16,7 @@ from deerapi_videos import (
     AuthenticationError,
     BadRequestError,
     ContentExpiredError,
+    DeerAPIError,
     DownloadError,
     InternalServerError,
     InvalidParameterError,
@@ -351,3 +354,72 @@ def test_without_an_anchor_an_old_lookalike_is_never_adopted(ledger: JobLedger) 
         [job], [], anchors={"a": None}, claimed=(), exhaustive=True, oldest_seen=None
     )["a"]
     assert nothing.outcome == "not_started"
+
+
+# -- the file's schema ---------------------------------------------------------------------------
+
+#: The layout of a version 1 ledger file (creates only), as released.
+_SCHEMA_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE jobs (
+    job_key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL, params TEXT NOT NULL, label TEXT, video_seconds INTEGER NOT NULL,
+    charges INTEGER NOT NULL DEFAULT 0, post_attempts INTEGER NOT NULL DEFAULT 0,
+    post_started_at REAL, answered_at REAL, video_id TEXT UNIQUE, status TEXT, progress INTEGER,
+    server_created_at INTEGER, expires_at INTEGER, output_path TEXT, sha256 TEXT,
+    size_bytes INTEGER, error_kind TEXT, error_reason TEXT, error_code TEXT, error TEXT,
+    request_ids TEXT NOT NULL DEFAULT '[]', created REAL NOT NULL, updated REAL NOT NULL
+);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, job_key TEXT NOT NULL, at REAL NOT NULL,
+    kind TEXT NOT NULL, detail TEXT NOT NULL
+);
+CREATE INDEX events_by_job ON events (job_key);
+CREATE INDEX jobs_by_state ON jobs (state);
+INSERT INTO meta VALUES ('schema_version', '1');
+"""
+
+
+def _version_1_file(path: Path) -> JobLedger:
+    """Write a version 1 file holding one running create, ``cat``, and open it."""
+    cat = request("a cat")
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.executescript(_SCHEMA_V1)
+        db.execute(
+            "INSERT INTO jobs (job_key, fingerprint, idempotency_key, state, params, "
+            "video_seconds, charges, video_id, created, updated) "
+            "VALUES ('cat', ?, 'dvk_old', 'running', ?, 4, 1, 'video_cat', 1.0, 1.0)",
+            (cat.fingerprint, json.dumps(cat.params())),
+        )
+    return JobLedger(path)
+
+
+def test_a_version_1_file_is_migrated_and_keeps_its_jobs(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with _version_1_file(path) as ledger:
+        old = ledger.require("cat")
+        assert (old.kind, old.source_video_id, old.state) == ("create", None, JobState.RUNNING)
+        # The same create is the recorded job (same identity, same key), not a new one.
+        assert ledger.register(request("a cat"), "cat").idempotency_key == "dvk_old"
+        assert ledger.spent().seconds == 4
+        remix = JobRequest.remix(source_video_id="video_cat", prompt="blue", source=old)
+        assert ledger.register(remix, "blue").kind == "remix"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert version == ("2",)
+    with JobLedger(path) as reopened:  # opening a migrated file again changes nothing
+        assert reopened.require("blue").source_video_id == "video_cat"
+        assert reopened.require("blue").video_seconds == 4  # its source's length
+
+
+def test_a_file_of_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite"
+    with JobLedger(path):
+        pass
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(DeerAPIError, match="newer"):
+        JobLedger(path)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert version == ("99",)

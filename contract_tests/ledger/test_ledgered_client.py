@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from deerapi_videos import AsyncDeerAPI, DeerAPI, JobMayExistError, VideoFailedError
+from deerapi_videos import AsyncDeerAPI, JobMayExistError, VideoFailedError
 from deerapi_videos.ledger import (
     AmbiguousJobError,
     AsyncLedgeredVideos,
@@ -15,30 +14,12 @@ from deerapi_videos.ledger import (
     JobLedger,
     JobRequest,
     JobState,
-    LedgeredVideos,
     file_sha256,
 )
-from deerapi_videos.testing import no_sleep
 from deerapi_videos_mock import Fault, LimitedMock, Limits, MockDeerAPI
 
-KEY = "sk-ledger-test"
-
-
-@pytest.fixture
-def mock() -> MockDeerAPI:
-    return MockDeerAPI(api_key=KEY, job_duration=8.0, content_size=4096)
-
-
-@pytest.fixture
-def served(mock: MockDeerAPI) -> Iterator[str]:
-    with no_sleep(), mock.serve() as base_url:
-        yield base_url
-
-
-def _jobs(base_url: str, path: Path, **kw: object) -> tuple[DeerAPI, JobLedger, LedgeredVideos]:
-    client = DeerAPI(api_key=KEY, base_url=base_url)
-    ledger = JobLedger(path)
-    return client, ledger, LedgeredVideos(client, ledger, **kw)  # type: ignore[arg-type]
+from .conftest import KEY
+from .conftest import jobs_on as _jobs
 
 
 def test_creating_the_same_job_again_returns_the_recorded_one(

@@ -4,10 +4,12 @@ One SQLite file (standard library, WAL; the claim before each POST is synced to 
 POST is sent), so the knowledge that keeps a rerun from paying twice outlives the process (and
 a power loss): the idempotency key and the video id no longer die with it.
 
-- **Identity.** A job is named by the caller's key, or by the fingerprint of what it asks for
-  (operation, model, prompt, seconds, size and the SHA-256 of each reference image, with the
-  model table's defaults filled in, so ``model=None`` and ``model="sora-2"`` are one job). A
-  caller key reused with other parameters is refused.
+- **Identity.** A job is named by the caller's key, or by the fingerprint of what it asks for:
+  for a create, the model, prompt, seconds, size and the SHA-256 of each reference image, with
+  the model table's defaults filled in (so ``model=None`` and ``model="sora-2"`` are one job);
+  for a remix, the source video id, the prompt and the model as given. The fingerprint names
+  the kind (``create`` or ``remix``), so a remix never shares a create's identity. A caller key
+  reused with other parameters is refused.
 - **Before a POST** the job's state becomes ``submitting`` together with its idempotency key,
   the time and a charge against the budget, in one committed transaction. **After each step**
   the outcome is recorded: video id, request ids, status, progress, expiry, output path and
@@ -19,7 +21,8 @@ a power loss): the idempotency key and the video id no longer die with it.
   to decide.
 - **The budget** (video seconds and jobs) is checked in the same transaction that marks a job
   ``submitting``, so concurrent submitters never overspend it. A job's charge is released
-  when its POST provably started nothing (an error answer, a reconcile that finds no job).
+  when its POST provably started nothing (an error answer, a reconcile that finds no job). A
+  remix is charged the seconds it inherits from its source (see :meth:`JobRequest.remix`).
 
 Only the I/O-free parts live here (storage, identity, decisions); the resources that send
 requests are :mod:`._async._ledgered` and its generated sync twin. One process owns a ledger
@@ -83,8 +86,12 @@ __all__ = [
     "same_settings",
 ]
 
-SCHEMA_VERSION = 1
+#: The layout of the ledger file. 1: creates only. 2: ``jobs.kind`` and
+#: ``jobs.source_video_id`` (remixes); a version 1 file is migrated when opened.
+SCHEMA_VERSION = 2
 Durability = Literal["full", "normal"]
+#: What a job's POST does: ``POST /v1/videos`` or ``POST /v1/videos/{source}/remix``.
+JobKind = Literal["create", "remix"]
 
 
 class JobState(StrEnum):
@@ -119,17 +126,24 @@ OPEN_STATES = frozenset(
 
 
 class BudgetExceededError(DeerAPIError):
-    """Submitting this job would spend more than the budget allows; nothing was sent."""
+    """Submitting this job would (or might) spend more than the budget allows; nothing was sent.
 
-    def __init__(self, job_key: str, needed: int, spent: Spent, budget: Budget) -> None:
+    ``reason`` replaces the usual explanation when the job's cost is not known (a remix of a
+    video whose length the ledger cannot bound).
+    """
+
+    def __init__(
+        self, job_key: str, needed: int, spent: Spent, budget: Budget, reason: str | None = None
+    ) -> None:
         self.job_key = job_key
         self.needed = needed
         self.spent = spent
         self.budget = budget
+        self.reason = reason
+        why = reason or f"{needed} more video second(s) would exceed the budget"
         super().__init__(
-            f"job {job_key}: {needed} more video second(s) would exceed the budget "
-            f"({budget.describe()}; spent or reserved: {spent.seconds} s in {spent.jobs} "
-            "job(s)); nothing was sent"
+            f"job {job_key}: {why} ({budget.describe()}; spent or reserved: {spent.seconds} s "
+            f"in {spent.jobs} job(s)); nothing was sent"
         )
 
 
@@ -183,18 +197,30 @@ class Spent:
 
 @dataclass(frozen=True)
 class JobRequest:
-    """What a create asks for, normalised so equal requests have equal fingerprints.
+    """What a job asks for, normalised so equal requests have equal fingerprints.
 
-    ``references`` are the SHA-256 hex digests of the images' bytes, in order; ``model``,
-    ``seconds`` and ``size`` carry the model table's defaults where the caller gave none.
+    A create (:meth:`create`): ``references`` are the SHA-256 hex digests of the images'
+    bytes, in order; ``model``, ``seconds`` and ``size`` carry the model table's defaults where
+    the caller gave none.
+
+    A remix (:meth:`remix`, ``kind="remix"``): ``source_video_id`` is the video remixed,
+    ``model`` the model as the caller gave it (None: the server picks, normally the source's),
+    ``seconds``, ``size`` and ``source_model`` what it should inherit from its source where the
+    ledger made the source (else None; for reports, not for matching a listing: the server
+    decides what a remix inherits), and ``charge`` the video seconds it is charged (None:
+    unknown, see :meth:`remix`).
     """
 
     prompt: str
-    model: str
+    model: str | None
     seconds: str | None
     size: str | None
     references: tuple[str, ...] = ()
     reference_names: tuple[str, ...] = ()
+    kind: JobKind = "create"
+    source_video_id: str | None = None
+    source_model: str | None = None
+    charge: int | None = None
 
     @classmethod
     def create(
@@ -207,6 +233,16 @@ class JobRequest:
         images: Sequence[bytes] = (),
         image_names: Sequence[str] = (),
     ) -> JobRequest:
+        """The request of a create (``POST /v1/videos``), the model table's defaults filled in.
+
+        Args:
+            prompt: what the video shows.
+            model: the model id (the table's default model when None).
+            seconds: the length (the model's default when None).
+            size: the size (the model's default when None).
+            images: the reference images' bytes, in order.
+            image_names: their file names (kept for reports; not part of the identity).
+        """
         table = model_table()
         model_id = _text(model) or table.default_model
         spec = table.get(model_id)
@@ -224,25 +260,106 @@ class JobRequest:
             reference_names=tuple(image_names),
         )
 
+    @classmethod
+    def remix(
+        cls,
+        *,
+        source_video_id: str,
+        prompt: str,
+        model: object = None,
+        source: LedgerJob | None = None,
+    ) -> JobRequest:
+        """The request of a remix (``POST /v1/videos/{source_video_id}/remix``).
+
+        A remix takes its length and size from its source, which the request does not name,
+        so what it is charged depends on what the ledger knows:
+
+        - ``source`` (the ledger's job whose video is ``source_video_id``) is known: the
+          seconds that job is charged (its seconds, size and model are kept for reports);
+        - else, ``model`` is in the model table: the longest length that model takes (it makes
+          no longer video);
+        - else the length is unknown (``charge`` None): the job is counted as the longest length
+          any known model takes, and :meth:`JobLedger.claim` refuses it under a budget in
+          video seconds. Once the server answers, the ledger charges the length it reports.
+
+        Args:
+            source_video_id: the video to remix (already validated).
+            prompt: what to change (already validated).
+            model: the model as the caller gives it (None: the server's choice).
+            source: the ledger's job that made ``source_video_id``, if any.
+        """
+        model_id = _text(model)
+        seconds: str | None = None
+        size: str | None = None
+        source_model: str | None = None
+        charge: int | None = None
+        if source is not None:
+            params = source.params
+            seconds = _text(params.get("seconds"))
+            size = _text(params.get("size"))
+            source_model = _text(params.get("model")) or _text(params.get("source_model"))
+            charge = source.video_seconds
+        else:
+            spec = model_table().get(model_id) if model_id is not None else None
+            if spec is not None:
+                charge = max(int(s) for s in spec.seconds)
+        return cls(
+            prompt=prompt,
+            model=model_id,
+            seconds=seconds,
+            size=size,
+            kind="remix",
+            source_video_id=source_video_id,
+            source_model=source_model,
+            charge=charge,
+        )
+
     @property
     def fingerprint(self) -> str:
-        document = {
-            "v": 1,
-            "operation": "create",
-            "prompt": self.prompt,
-            "model": self.model,
-            "seconds": self.seconds,
-            "size": self.size,
-            "references": list(self.references),
-        }
+        """``fp_`` and the SHA-256 of the identity: the kind and what the POST asks for."""
+        document: dict[str, Any]
+        if self.kind == "remix":
+            # What the remix inherits is left out: it depends on what the ledger knew of the
+            # source when the job was registered, not on what the caller asked for.
+            document = {
+                "v": 1,
+                "operation": "remix",
+                "source_video_id": self.source_video_id,
+                "prompt": self.prompt,
+                "model": self.model,
+            }
+        else:
+            document = {
+                "v": 1,
+                "operation": "create",
+                "prompt": self.prompt,
+                "model": self.model,
+                "seconds": self.seconds,
+                "size": self.size,
+                "references": list(self.references),
+            }
         text = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return "fp_" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @property
     def video_seconds(self) -> int:
+        """The video seconds reserved against the budget before the POST."""
+        if self.kind == "remix":
+            return self.charge if self.charge is not None else _longest_seconds()
         return billed_seconds(self.model, self.seconds)
 
     def params(self) -> dict[str, Any]:
+        """What the ledger keeps of the request (``LedgerJob.params``)."""
+        if self.kind == "remix":
+            return {
+                "prompt": self.prompt,
+                "model": self.model,
+                "seconds": self.seconds,
+                "size": self.size,
+                "source_video_id": self.source_video_id,
+                "source_model": self.source_model,
+                "charge": self.charge,
+            }
         return {
             "prompt": self.prompt,
             "model": self.model,
@@ -264,18 +381,25 @@ def _text(value: object) -> str | None:
 def billed_seconds(model: str | None, seconds: str | None) -> int:
     """The video seconds a job is charged for: its ``seconds``, else the model's default, else
     (an unknown model without ``seconds``) the longest length any known model takes."""
-    table = model_table()
     if seconds is not None and seconds.isdigit():
         return int(seconds)
-    spec = table.get(model)
+    spec = model_table().get(model)
     if spec is not None:
         return int(spec.default_seconds)
-    return max(int(s) for s in table.seconds)
+    return _longest_seconds()
+
+
+def _longest_seconds() -> int:
+    return max(int(s) for s in model_table().seconds)
 
 
 @dataclass(frozen=True)
 class LedgerJob:
-    """One job as the ledger knows it (a row of ``jobs``)."""
+    """One job as the ledger knows it (a row of ``jobs``).
+
+    ``kind`` says what its POST does (``"create"`` or ``"remix"``); a remix's
+    ``source_video_id`` is the video it remixes (None for a create).
+    """
 
     job_key: str
     fingerprint: str
@@ -303,6 +427,8 @@ class LedgerJob:
     request_ids: tuple[str, ...]
     created: float
     updated: float
+    kind: JobKind = "create"
+    source_video_id: str | None = None
 
     @property
     def may_have_job(self) -> bool:
@@ -332,8 +458,13 @@ class Failure:
 _MODERATION_WORDS = ("moderation", "content_policy", "safety", "policy_violation")
 
 
-def classify_failure(error: BaseException) -> Failure:
-    """Classify what a create, a read or a download raised (see :class:`Failure`)."""
+def classify_failure(error: BaseException, *, kind: JobKind = "create") -> Failure:
+    """Classify what a create, a remix, a read or a download raised (see :class:`Failure`).
+
+    ``kind`` is the job's: a remix refused with 409 (its source is not completed yet) started
+    nothing and may pass once the source completes (``retry_later``), where a 409 to a create
+    (an idempotency key reused with another body) would fail the same way again.
+    """
     message = str(error)
     request_id = getattr(error, "request_id", None)
     request_id = request_id if isinstance(request_id, str) else None
@@ -374,6 +505,8 @@ def classify_failure(error: BaseException) -> Failure:
             return make("final", "moderation")
         if error.status_code >= 500 or error.status_code == 408:
             return make("retry_later", "server error", retry_after=error.retry_after)
+        if error.status_code == 409 and kind == "remix":
+            return make("retry_later", "source not completed")
         return make("final", f"refused ({error.status_code})")
     if isinstance(error, APIConnectionError):
         return make("retry_later", "network")
@@ -387,7 +520,13 @@ def classify_failure(error: BaseException) -> Failure:
 
 @dataclass(frozen=True)
 class Listed:
-    """What reconciling needs from a listed video."""
+    """What reconciling needs from a listed video.
+
+    ``remixed_from_video_id`` is the source of a remix (None: not a remix, or not reported).
+    ``remix_reported`` says whether the server sent the field at all (``null`` for a create):
+    where it does not (a gateway that leaves empty fields out), a listed video may be a remix
+    of any source, and that uncertainty must not make a remix look as if it started nothing.
+    """
 
     id: str
     created_at: int | None
@@ -396,6 +535,10 @@ class Listed:
     size: str | None
     prompt: str | None = None
     remixed_from_video_id: str | None = None
+    remix_reported: bool = True
+
+
+_ABSENT = object()
 
 
 def listed_from_video(video: Any) -> Listed:
@@ -407,6 +550,9 @@ def listed_from_video(video: Any) -> Listed:
         return value if isinstance(value, str) else None
 
     created = getattr(video, "created_at", None)
+    # ``null`` is a report ("not a remix"); a missing field (the generated model's UNSET, or no
+    # attribute at all) is none.
+    source = getattr(video, "remixed_from_video_id", _ABSENT)
     return Listed(
         id=str(video.id),
         created_at=created if type(created) is int else None,
@@ -415,6 +561,7 @@ def listed_from_video(video: Any) -> Listed:
         size=text("size"),
         prompt=text("prompt"),
         remixed_from_video_id=text("remixed_from_video_id"),
+        remix_reported=source is None or isinstance(source, str),
     )
 
 
@@ -436,16 +583,34 @@ class Reconciliation:
     wait: float = 0.0
 
 
-def _matches(job: LedgerJob, video: Listed) -> bool:
+def _settings(job: LedgerJob) -> dict[str, str | None]:
+    """The model, seconds and size a job's video must show in a listing (None: any)."""
     params = job.params
+    if job.kind == "remix":
+        # Only what the request itself fixes. What a remix inherits is the server's to decide:
+        # a wrong guess would make the remix a lost POST started look like no job at all.
+        return {"model": _text(params.get("model")), "seconds": None, "size": None}
+    return {
+        "model": _text(params.get("model")),
+        "seconds": _text(params.get("seconds")),
+        "size": _text(params.get("size")),
+    }
+
+
+def _matches(job: LedgerJob, video: Listed) -> bool:
+    """Whether ``video`` could be the job ``job``'s POST started (unknown fields match)."""
+    settings = _settings(job)
 
     def same(name: str, value: str | None) -> bool:
-        wanted = params.get(name)
-        return wanted is None or value is None or str(wanted) == value
+        wanted = settings[name]
+        return wanted is None or value is None or wanted == value
 
-    if video.prompt is not None and video.prompt != params.get("prompt"):
+    if video.prompt is not None and video.prompt != job.params.get("prompt"):
         return False
-    if video.remixed_from_video_id:
+    if job.kind == "remix":
+        if video.remix_reported and video.remixed_from_video_id != job.source_video_id:
+            return False  # a create, or a remix of another video
+    elif video.remixed_from_video_id:
         return False  # a remix is never the answer to a create
     return (
         same("model", video.model) and same("seconds", video.seconds) and same("size", video.size)
@@ -453,10 +618,14 @@ def _matches(job: LedgerJob, video: Listed) -> bool:
 
 
 def same_settings(one: LedgerJob, other: LedgerJob) -> bool:
-    """Whether the two jobs' videos could look alike in a listing (model, seconds, size)."""
+    """Whether the two jobs' videos could look alike in a listing (model, seconds, size).
+
+    Only the settings are compared, not the kind or a remix's source: a listing that does not
+    report ``remixed_from_video_id`` cannot tell those apart.
+    """
+    a, b = _settings(one), _settings(other)
     for name in ("model", "seconds", "size"):
-        a, b = one.params.get(name), other.params.get(name)
-        if a is not None and b is not None and a != b:
+        if a[name] is not None and b[name] is not None and a[name] != b[name]:
             return False
     return True
 
@@ -476,7 +645,8 @@ def decide_by_listing(
     of the newest job whose answer the ledger recorded before ``J``'s POST was sent (None: no
     such job, so any age is possible). Its *candidates* are listed jobs no ledger job owns
     (``claimed``), created at or after the anchor, whose model, seconds and size (and prompt,
-    where the server echoes it) match. Then:
+    where the server echoes it) match; for a create, that are not remixes; for a remix, whose
+    ``remixed_from_video_id`` is its source (or not reported: see :class:`Listed`). Then:
 
     - the listing did not reach back to the anchor (``oldest_seen`` is not older than it and
       the listing was not ``exhaustive``): ambiguous, more candidates may exist;
@@ -579,7 +749,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     request_ids TEXT NOT NULL DEFAULT '[]',
     created REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'create',
+    source_video_id TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -596,8 +768,16 @@ _COLUMNS = (
     "job_key, fingerprint, idempotency_key, state, params, label, video_seconds, charges, "
     "post_attempts, post_started_at, answered_at, video_id, status, progress, "
     "server_created_at, expires_at, output_path, sha256, size_bytes, error_kind, error_reason, "
-    "error_code, error, request_ids, created, updated"
+    "error_code, error, request_ids, created, updated, kind, source_video_id"
 )
+#: How a file of each older schema version is brought to the next one (in one transaction).
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 1 -> 2: remixes. Every job of a version 1 file is a create.
+    1: (
+        "ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'create'",
+        "ALTER TABLE jobs ADD COLUMN source_video_id TEXT",
+    ),
+}
 _MAX_REQUEST_IDS = 50
 
 
@@ -629,7 +809,14 @@ def _row_to_job(row: sqlite3.Row) -> LedgerJob:
         request_ids=tuple(json.loads(row["request_ids"])),
         created=row["created"],
         updated=row["updated"],
+        kind="remix" if row["kind"] == "remix" else "create",
+        source_video_id=row["source_video_id"],
     )
+
+
+def _unknown_charge(job: LedgerJob) -> bool:
+    """Whether the job is a remix whose length the ledger could not bound (not yet answered)."""
+    return job.kind == "remix" and job.video_id is None and job.params.get("charge") is None
 
 
 def _status_text(video: Any) -> str:
@@ -746,18 +933,7 @@ class JobLedger:
                 self._reader.row_factory = sqlite3.Row
                 self._read_lock = threading.Lock()
             with self._write() as db:
-                db.executescript_in_tx(_SCHEMA)
-                version = db.one("SELECT value FROM meta WHERE key = 'schema_version'")
-                if version is None:
-                    db.execute(
-                        "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
-                        (str(SCHEMA_VERSION),),
-                    )
-                elif int(version[0]) != SCHEMA_VERSION:
-                    raise DeerAPIError(
-                        f"the ledger {self.path} has schema version {version[0]}, this client "
-                        f"reads version {SCHEMA_VERSION}"
-                    )
+                self._prepare_schema(db)
                 if exclusive:
                     self._recover(db)
         except BaseException:
@@ -860,6 +1036,43 @@ class JobLedger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _prepare_schema(self, db: _Tx) -> None:
+        """Create the tables of a new file; migrate an older file forward (in the open
+        transaction, so a failed migration leaves the file as it was).
+
+        Raises:
+            DeerAPIError: the file has a newer schema version than this client reads.
+        """
+        found = db.one("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
+        version = (
+            db.one("SELECT value FROM meta WHERE key = 'schema_version'")
+            if found is not None
+            else None
+        )
+        if version is None:
+            db.executescript_in_tx(_SCHEMA)
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+            return
+        current = int(version[0])
+        if current > SCHEMA_VERSION:
+            raise DeerAPIError(
+                f"the ledger {self.path} has schema version {current}, this client reads "
+                f"version {SCHEMA_VERSION} and older: use a newer deerapi-videos"
+            )
+        if current < SCHEMA_VERSION:
+            for step in range(current, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step]:
+                    db.execute(statement)
+            db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+            )
+        # Idempotent (IF NOT EXISTS): tables and indexes of the current schema that the file
+        # lacks, after the migrations have added the columns they may refer to.
+        db.executescript_in_tx(_SCHEMA)
+
     def _recover(self, db: _Tx) -> None:
         for row in db.all("SELECT job_key FROM jobs WHERE state = ?", (JobState.SUBMITTING,)):
             db.update(
@@ -910,6 +1123,11 @@ class JobLedger:
                 (job_key,),
             )
         return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def job_for_video(self, video_id: str) -> LedgerJob | None:
+        """The job whose video is ``video_id`` (None: the ledger did not make it)."""
+        rows = self._read(f"SELECT {_COLUMNS} FROM jobs WHERE video_id = ?", (video_id,))
+        return _row_to_job(rows[0]) if rows else None
 
     def claimed_video_ids(self) -> set[str]:
         return {r[0] for r in self._read("SELECT video_id FROM jobs WHERE video_id IS NOT NULL")}
@@ -974,10 +1192,15 @@ class JobLedger:
         if row is not None:
             job = _row_to_job(row)
             if job.fingerprint != request.fingerprint:
+                what = (
+                    "prompt, model, seconds, size or reference images"
+                    if job.kind == request.kind == "create"
+                    else "kind, source video, prompt or model"
+                )
                 raise InvalidParameterError(
                     "job_key",
-                    f"{key!r} was recorded with other parameters (prompt, model, seconds, "
-                    "size or reference images); give another key for another job",
+                    f"{key!r} was recorded with other parameters ({what}); give another key "
+                    "for another job",
                 )
             if label is not None and job.label != label:
                 db.execute(
@@ -987,7 +1210,8 @@ class JobLedger:
             return job
         db.execute(
             "INSERT INTO jobs (job_key, fingerprint, idempotency_key, state, params, label, "
-            "video_seconds, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "video_seconds, created, updated, kind, source_video_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key,
                 request.fingerprint,
@@ -998,9 +1222,20 @@ class JobLedger:
                 request.video_seconds,
                 now,
                 now,
+                request.kind,
+                request.source_video_id,
             ),
         )
-        db.event(key, "registered", {"fingerprint": request.fingerprint, "label": label})
+        db.event(
+            key,
+            "registered",
+            {
+                "fingerprint": request.fingerprint,
+                "label": label,
+                "kind": request.kind,
+                "source_video_id": request.source_video_id,
+            },
+        )
         found = db.one(f"SELECT {_COLUMNS} FROM jobs WHERE job_key = ?", (key,))
         assert found is not None
         return _row_to_job(found)
@@ -1024,10 +1259,11 @@ class JobLedger:
         A ``pending`` or ``retry_later`` job is charged once against ``budget``; an
         ``ambiguous`` one only with ``resubmit_ambiguous`` (and charged again: it may be paid
         twice); an ``uncertain`` one only with ``resend_uncertain`` (the server honours its
-        idempotency key, so no new charge).
+        idempotency key, so no new charge). A remix whose length is unknown (see
+        :meth:`JobRequest.remix`) is refused under a budget in video seconds.
 
         Raises:
-            BudgetExceededError: the charge would pass ``budget``; nothing changes.
+            BudgetExceededError: the charge would (or might) pass ``budget``; nothing changes.
             InvalidParameterError: the job is in a state that must not be sent.
         """
         now = time.time()
@@ -1051,6 +1287,16 @@ class JobLedger:
                 )
             if charge and budget is not None:
                 spent = db.spent()
+                if budget.seconds is not None and _unknown_charge(job):
+                    raise BudgetExceededError(
+                        job_key,
+                        job.video_seconds,
+                        spent,
+                        budget,
+                        reason=f"the length of a remix of {job.source_video_id} is unknown (the "
+                        "ledger did not make that video and no model in the model table was "
+                        "given), so it cannot be held to a budget in video seconds",
+                    )
                 over_seconds = (
                     budget.seconds is not None
                     and spent.seconds + job.video_seconds > budget.seconds
@@ -1097,12 +1343,22 @@ class JobLedger:
     def record_created(
         self, job_key: str, video: Any, *, request_id: str | None = None, how: str = "created"
     ) -> LedgerJob:
-        """A POST's answer (or a reconcile that found the job): the video exists."""
+        """A POST's answer (or a reconcile that found the job): the video exists.
+
+        A remix is charged from then on the ``seconds`` the answer reports (its charge before
+        was what the ledger knew of its source, or a bound).
+        """
         now = time.time()
         status = _status_text(video)
+        seconds = _text(getattr(video, "seconds", None))
         # Out of ``in flight`` only once recorded: a reconcile that sees neither the job in
         # flight nor its video claimed would take its video for another job's.
         with self._finishing(job_key), self._write(durable=False) as db:
+            charged: dict[str, Any] = {}
+            if seconds is not None and seconds.isdigit():
+                row = db.one("SELECT kind FROM jobs WHERE job_key = ?", (job_key,))
+                if row is not None and row["kind"] == "remix":
+                    charged["video_seconds"] = int(seconds)
             db.update(
                 job_key,
                 how,
@@ -1114,11 +1370,13 @@ class JobLedger:
                     "error_reason": None,
                     "error_code": None,
                     "error": None,
+                    **charged,
                     **self._status_changes(video),
                 },
                 request_id=request_id,
                 video_id=str(video.id),
                 status=status,
+                video_seconds=charged.get("video_seconds"),
             )
         return self.require(job_key)
 

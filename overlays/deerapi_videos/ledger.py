@@ -9,13 +9,16 @@ step, so a script that crashes or is killed after its POST can be run again::
 
     with DeerAPI() as client, JobLedger("videos.sqlite") as ledger:
         jobs = LedgeredVideos(client, ledger)
-        jobs.create(prompt="a cat on a piano", seconds="4", job_key="cat")  # paid once, ever
+        cat = jobs.create(prompt="a cat on a piano", seconds="4", job_key="cat")  # paid once
         jobs.poll("cat")
         jobs.download_content("cat", "cat.mp4")     # path and SHA-256 recorded
+        jobs.remix(cat.id, prompt="at night", job_key="cat-night")  # a remix: paid once too
 
 Running it again returns the recorded job (a free ``retrieve``) instead of starting another.
-A POST whose answer was lost is reconciled (same ``Idempotency-Key`` where the server honours
-it, else by listing the account's jobs) or reported as :class:`AmbiguousJobError`, never re-sent
+Remixes are paid jobs too and get the same record (``jobs.remix(video_id, prompt=...,
+job_key=...)``), charged against a budget the length they inherit from their source. A POST
+whose answer was lost is reconciled (same ``Idempotency-Key`` where the server honours it, else
+by listing the account's jobs) or reported as :class:`AmbiguousJobError`, never re-sent
 blindly. ``AsyncLedgeredVideos`` is the same for :class:`~deerapi_videos.AsyncDeerAPI`. The
 batch runner (``deerapi-videos batch``) always uses a ledger.
 """

@@ -1,4 +1,4 @@
-"""``LedgeredVideos``: ``client.videos`` with a durable job ledger (opt-in).
+"""``LedgeredVideos``: ``client.videos`` with a durable job ledger (opt-in): creates, remixes.
 
 Written once, by hand, for the awaitable client; ``python scripts/unasync.py`` derives the
 blocking one. The public names are ``deerapi_videos.ledger.AsyncLedgeredVideos`` and
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .. import _clock
 from .._concurrency import arun_blocking
-from .._config import TimeoutTypes
+from .._config import TimeoutTypes, to_timeout
 from .._download import ProgressCallback
 from .._errors import DeerAPIError, InvalidParameterError, JobMayExistError, VideoFailedError
 from .._ledger import (
@@ -36,7 +36,15 @@ from .._ledger import (
     listed_from_video,
     same_settings,
 )
-from .._validation import validate_create_inputs, validate_prompt
+from .._models import model_table
+from .._validation import (
+    validate_create_inputs,
+    validate_headers,
+    validate_max_retries,
+    validate_prompt,
+    validate_remix_model,
+    validate_video_id,
+)
 
 if TYPE_CHECKING:
     from deerapi_videos_generated.models.video import Video
@@ -83,6 +91,51 @@ def prepare_request(
     return request, references
 
 
+def _prepare_remix(
+    ledger: JobLedger, *, video_id: object, prompt: object, model: object
+) -> JobRequest:
+    """Validate a remix's inputs (nothing is recorded for invalid ones); its ledger request.
+
+    The source is looked up in the ledger: what the remix inherits from it (length, size,
+    model) decides its charge (see :meth:`JobRequest.remix`).
+
+    Raises:
+        InvalidParameterError: an input is invalid, or the ledger made the source with a model
+            the model table says cannot be remixed (and no other model is given).
+    """
+    source_id = validate_video_id(video_id)
+    text = validate_prompt(prompt)
+    model_value = validate_remix_model(model)
+    source = ledger.job_for_video(source_id)
+    if model_value is None and source is not None:
+        inherited = source.params.get("model") or source.params.get("source_model")
+        spec = model_table().get(inherited) if isinstance(inherited, str) else None
+        if spec is not None and not spec.remix:
+            raise InvalidParameterError(
+                "video_id",
+                f"{source_id} is the video of job {source.job_key}, made by model {spec.id!r} "
+                f"({spec.family}), which cannot be remixed",
+            )
+    return JobRequest.remix(
+        source_video_id=source_id, prompt=text, model=model_value, source=source
+    )
+
+
+def _check_call_options(
+    timeout: TimeoutTypes | None, extra_headers: Mapping[str, str] | None, max_retries: int | None
+) -> None:
+    """Check the per-call options before the job is recorded (the POST checks them again).
+
+    Raises:
+        InvalidParameterError: one of them is invalid.
+    """
+    if timeout is not None:
+        to_timeout(timeout)
+    validate_headers("extra_headers", extra_headers)
+    if max_retries is not None:
+        validate_max_retries(max_retries)
+
+
 def recorded_failure(job: LedgerJob) -> DeerAPIError:
     """The error a job that failed for good raises again (nothing is sent)."""
     if job.video_id is not None and job.error_reason in ("job failed", "moderation"):
@@ -99,12 +152,13 @@ def recorded_failure(job: LedgerJob) -> DeerAPIError:
 
 
 class LedgeredVideos:
-    """Create, follow and download video jobs through a :class:`JobLedger`.
+    """Create, remix, follow and download video jobs through a :class:`JobLedger`.
 
     Creating the same job again (same ``job_key``, or the same prompt, model, seconds, size and
-    reference images) returns the recorded job instead of paying for another one. A job whose
-    POST may have started a job without the answer being recorded is reconciled first (see
-    :meth:`reconcile`), never re-sent blindly.
+    reference images) returns the recorded job instead of paying for another one; so does
+    remixing the same video again (same ``job_key``, or the same source, prompt and model). A
+    job whose POST may have started a job without the answer being recorded is reconciled first
+    (see :meth:`reconcile`), never re-sent blindly.
 
     Args:
         client: the client whose ``videos`` this wraps.
@@ -165,12 +219,15 @@ class LedgeredVideos:
             max_retries: retries for the call (as ``videos.create``).
 
         Raises:
+            InvalidParameterError: an argument is invalid, or ``job_key`` names another job;
+                nothing was recorded or sent.
             AmbiguousJobError: an earlier POST may have started the job; nobody can tell.
             BudgetExceededError: the budget does not allow this job; nothing was sent.
             JobMayExistError: this POST may have started the job (recorded as uncertain).
             DeerAPIError: as ``videos.create``; a job that failed for good before raises again
                 without sending anything.
         """
+        _check_call_options(timeout, extra_headers, max_retries)
         request, references = await arun_blocking(
             functools.partial(
                 prepare_request,
@@ -194,6 +251,74 @@ class LedgeredVideos:
             max_retries=max_retries,
         )
 
+    async def remix(
+        self,
+        video_id: str,
+        *,
+        prompt: str,
+        model: str | None = None,
+        job_key: str | None = None,
+        label: str | None = None,
+        budget: Budget | None = None,
+        resubmit_ambiguous: bool = False,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+    ) -> Video:
+        """Start a remix of ``video_id`` unless the ledger knows it; return the job's state.
+
+        The same promises as :meth:`create`: the job is recorded with its idempotency key
+        before the POST, a rerun returns the recorded job, and a lost answer is re-sent with
+        the same key (``trust_idempotency_keys``), found in the job list (a remix of
+        ``video_id``: see :func:`decide_by_listing`) or reported ambiguous.
+
+        **Budget.** A remix is as long as its source. When the ledger made ``video_id``, the
+        remix is charged what that job is charged; else, with a ``model`` from the model table,
+        the longest length that model takes; else its length is unknown and a budget in video
+        seconds refuses it (:class:`BudgetExceededError`; give ``model`` to bound it). Once the
+        server answers, the ledger charges the length it reports.
+
+        Args:
+            video_id: the completed video to remix (as ``videos.remix``).
+            prompt: what to change (as ``videos.remix``).
+            model: the model id (as ``videos.remix``); part of the job's identity as given.
+            job_key: the caller's name for the job; its fingerprint (kind, source video,
+                prompt and model) when None.
+            label: a note kept with the job.
+            budget: refuse to send a POST that would spend past it.
+            resubmit_ambiguous: re-send an ambiguous job (it may be paid twice).
+            timeout: per-attempt request timeout (as ``videos.remix``).
+            extra_headers: headers added to the request.
+            max_retries: retries for the call (as ``videos.remix``).
+
+        Raises:
+            InvalidParameterError: an argument is invalid, or ``job_key`` names another job;
+                nothing was recorded or sent.
+            AmbiguousJobError: an earlier POST may have started the job; nobody can tell.
+            BudgetExceededError: the budget does not allow this job; nothing was sent.
+            JobMayExistError: this POST may have started the job (recorded as uncertain).
+            DeerAPIError: as ``videos.remix``; a job that failed for good before raises again
+                without sending anything. A remix refused because its source is not completed
+                yet (409) is not failed for good: it is sent again (same key) by a later call.
+        """
+        _check_call_options(timeout, extra_headers, max_retries)
+        request = await arun_blocking(
+            functools.partial(
+                _prepare_remix, self.ledger, video_id=video_id, prompt=prompt, model=model
+            )
+        )
+        job = await arun_blocking(
+            functools.partial(self.ledger.register, request, job_key, label=label)
+        )
+        return await self.submit(
+            job.job_key,
+            budget=budget,
+            resubmit_ambiguous=resubmit_ambiguous,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
+
     async def submit(
         self,
         job_key: str,
@@ -205,9 +330,11 @@ class LedgeredVideos:
         extra_headers: Mapping[str, str] | None = None,
         max_retries: int | None = None,
     ) -> Video:
-        """Bring a registered job to the point where it exists on the server.
+        """Bring a registered job (a create or a remix) to the point where it exists on the
+        server.
 
-        ``references`` are the images to send, as :func:`prepare_request` returns them.
+        ``references`` are a create's images to send, as :func:`prepare_request` returns them
+        (a remix has none).
         """
         job = self.ledger.require(job_key)
         if job.state in _EXISTS:
@@ -266,26 +393,40 @@ class LedgeredVideos:
         extra_headers: Mapping[str, str] | None = None,
         max_retries: int | None = None,
     ) -> Video:
-        """Send the POST of a job :meth:`JobLedger.claim` marked ``submitting``; record how it
-        went (created, uncertain, or failed and classified)."""
+        """Send the POST of a job :meth:`JobLedger.claim` marked ``submitting`` (its create or
+        its remix); record how it went (created, uncertain, or failed and classified)."""
         params = job.params
         try:
-            video = await self._videos._create(
-                prompt=str(params["prompt"]),
-                model=params.get("model"),
-                seconds=params.get("seconds"),
-                size=params.get("size"),
-                input_reference=references,
-                idempotency_key=job.idempotency_key,
-                timeout=timeout,
-                extra_headers=extra_headers,
-                max_retries=max_retries,
-            )
+            if job.kind == "remix":
+                assert job.source_video_id is not None
+                model = params.get("model")
+                video = await self._videos.remix(
+                    job.source_video_id,
+                    prompt=str(params["prompt"]),
+                    model=model if isinstance(model, str) else None,
+                    idempotency_key=job.idempotency_key,
+                    timeout=timeout,
+                    extra_headers=extra_headers,
+                    max_retries=max_retries,
+                )
+            else:
+                video = await self._videos._create(
+                    prompt=str(params["prompt"]),
+                    model=params.get("model"),
+                    seconds=params.get("seconds"),
+                    size=params.get("size"),
+                    input_reference=references,
+                    idempotency_key=job.idempotency_key,
+                    timeout=timeout,
+                    extra_headers=extra_headers,
+                    max_retries=max_retries,
+                )
         except JobMayExistError as exc:
             await arun_blocking(self.ledger.record_uncertain, job.job_key, exc)
             raise
         except DeerAPIError as exc:
-            await arun_blocking(self.ledger.record_failure, job.job_key, classify_failure(exc))
+            failure = classify_failure(exc, kind=job.kind)
+            await arun_blocking(self.ledger.record_failure, job.job_key, failure)
             raise
         except BaseException:
             # Cancelled or interrupted with the POST possibly on the wire: uncertain. Written
