@@ -384,7 +384,12 @@ class _Runner:
             observer=self._observe,
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=min(pool, 64)),
         )
-        return AsyncDeerAPI(api_key=self._api_key, base_url=self._base_url, transport=transport)
+        # No pool timeout: a batch's requests wait their turn in the scheduler however long
+        # the account's limits say (the batch bounds each job's wait itself).
+        timeout = httpx.Timeout(60.0, connect=10.0, pool=None)
+        return AsyncDeerAPI(
+            api_key=self._api_key, base_url=self._base_url, timeout=timeout, transport=transport
+        )
 
     def _prepare(self, ledger: JobLedger) -> None:
         """Validate every line, read its images, register it (blocking: run in a thread)."""

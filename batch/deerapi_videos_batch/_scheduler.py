@@ -297,9 +297,20 @@ class Scheduler:
         if self._changed is not None:
             self._changed.set()
 
-    async def before_request(self, kind: str) -> float:
+    async def before_request(self, kind: str, timeout: float | None = None) -> float:
         """Wait until a request of ``kind`` may leave (pauses, pace, priority); returns the
-        time it left (pass it to :meth:`after_response`)."""
+        time it left (pass it to :meth:`after_response`).
+
+        Args:
+            kind: what the request is (see :func:`request_kind`).
+            timeout: the longest to wait, in seconds (None: as long as it takes).
+
+        Raises:
+            TimeoutError: ``timeout`` passed first; the place in line is given up.
+        """
+        if timeout is not None:
+            async with asyncio.timeout(max(timeout, 0.0)):
+                return await self.before_request(kind)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         with self._threads:
@@ -313,31 +324,41 @@ class Scheduler:
         try:
             await future
         except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                with self._threads:
+            with self._threads:
+                if future.done() and not future.cancelled():
                     self._in_flight -= 1  # granted, then cancelled before it was sent
+                # The dispatcher drops the abandoned place now (and ends if it was the last).
+                self._signal()
             raise
         return self._clock()
 
-    def before_request_blocking(self, kind: str) -> float:
+    def before_request_blocking(self, kind: str, timeout: float | None = None) -> float:
         """:meth:`before_request` for threads: block until a request of ``kind`` may leave.
 
         Returns the time it left (pass it to :meth:`after_response`). An exception while
         waiting (``KeyboardInterrupt``) gives the place in line up and is raised.
+
+        Raises:
+            TimeoutError: ``timeout`` seconds passed first; the place in line is given up.
         """
+        # Real time, not ``clock``: the caller's time limit is on the wall clock.
+        give_up = None if timeout is None else time.monotonic() + max(timeout, 0.0)
         with self._threads:
             self._seq += 1
             entry = (PRIORITY.get(kind, 2), self._seq, kind)
             heapq.heappush(self._thread_queue, entry)
             try:
                 while True:
+                    left = None if give_up is None else give_up - time.monotonic()
+                    if left is not None and left <= 0:
+                        raise TimeoutError(f"waited {timeout:g} s for the scheduler")
                     if self._thread_queue[0] is not entry:
-                        self._threads.wait()
+                        self._threads.wait(timeout=left)
                         continue
                     now = self._clock()
                     wait = self._next_wait(kind, now)
                     if wait > 0:
-                        self._threads.wait(timeout=wait)
+                        self._threads.wait(timeout=wait if left is None else min(wait, left))
                         continue
                     heapq.heappop(self._thread_queue)
                     self._grant(kind, now)
@@ -526,7 +547,12 @@ class Scheduler:
 
 
 class _Scheduled:
-    """What both transports keep: the scheduler and the observer (then httpx's arguments)."""
+    """What both transports keep: the scheduler and the observer (then httpx's arguments).
+
+    A request waits for its turn at most its pool timeout (httpx's wait for a connection; the
+    client clips it to a call's deadline), then fails with ``httpx.PoolTimeout``: a pause on
+    the whole account never holds one call past its own time limits.
+    """
 
     def __init__(
         self,
@@ -555,7 +581,10 @@ class ScheduledTransport(_Scheduled, httpx.AsyncHTTPTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         kind = request_kind(request)
-        sent_at = await self.scheduler.before_request(kind)
+        try:
+            sent_at = await self.scheduler.before_request(kind, _pool_timeout(request))
+        except TimeoutError as exc:
+            raise _held_too_long(request) from exc
         try:
             response = await super().handle_async_request(request)
         except BaseException:
@@ -579,7 +608,10 @@ class SyncScheduledTransport(_Scheduled, httpx.HTTPTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         kind = request_kind(request)
-        sent_at = self.scheduler.before_request_blocking(kind)
+        try:
+            sent_at = self.scheduler.before_request_blocking(kind, _pool_timeout(request))
+        except TimeoutError as exc:
+            raise _held_too_long(request) from exc
         try:
             response = super().handle_request(request)
         except BaseException:
@@ -591,6 +623,21 @@ class SyncScheduledTransport(_Scheduled, httpx.HTTPTransport):
                 body = response.read()
         _answered(self.scheduler, self.observer, kind, request, response, body, sent_at)
         return response
+
+
+def _pool_timeout(request: httpx.Request) -> float | None:
+    """The request's pool timeout: how long it may wait for a connection, so for its turn."""
+    timeout = request.extensions.get("timeout")
+    value = timeout.get("pool") if isinstance(timeout, dict) else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _held_too_long(request: httpx.Request) -> httpx.PoolTimeout:
+    # The request never left: to the client this is a pool timeout (never sent, safe to retry).
+    return httpx.PoolTimeout(
+        "waited longer than the pool timeout for the scheduler (a 429 pause or the pace)",
+        request=request,
+    )
 
 
 def _answered(

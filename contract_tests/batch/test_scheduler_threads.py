@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-from deerapi_videos import DeerAPI, InvalidParameterError
+from deerapi_videos import AsyncDeerAPI, DeerAPI, InvalidParameterError, PollTimeoutError
 from deerapi_videos.ledger import JobLedger, LedgeredVideos
-from deerapi_videos_batch import Scheduler, SyncScheduledTransport
+from deerapi_videos_batch import ScheduledTransport, Scheduler, SyncScheduledTransport
+from deerapi_videos_mock import Fault, Limits
+
+from contract_tests.asyncio_support import run_isolated
 
 from ._arrivals import Arrivals
-from .conftest import API_KEY, Served
+from .conftest import API_KEY, Served, serve_limited
 
 
 def _headers(**values: str) -> httpx.Headers:
@@ -135,3 +139,68 @@ def test_a_429_to_one_thread_pauses_the_requests_of_every_thread(
     during = arrivals.sent_during_the_pause(0.55)
     assert during == []  # no thread sent anything while the pause lasted
     assert scheduler.stats.pauses == 1
+
+
+# -- a pause never holds a call past its own time limits -------------------------------------
+
+
+@pytest.fixture
+def long_pause(tmp_path: Path) -> Iterator[Served]:
+    """A mock whose first read is answered 429 with ``Retry-After: 20``: a pause for all."""
+    for served in serve_limited(tmp_path, Limits(rate=500.0, burst=100), job_duration=600.0):
+        served.mock.inject(
+            Fault.rate_limit(retry_after="20", operations=("retrieveVideo",), times=1)
+        )
+        yield served
+
+
+def test_a_long_pause_ends_a_blocking_poll_at_its_deadline(long_pause: Served) -> None:
+    scheduler = Scheduler(concurrency=2)
+    transport = SyncScheduledTransport(scheduler)
+    with DeerAPI(api_key=API_KEY, base_url=long_pause.base_url, transport=transport) as client:
+        first = client.videos.create(prompt="answered 429")
+        video = client.videos.create(prompt="held by the pause")
+        with pytest.raises(PollTimeoutError):  # Retry-After 20 > its deadline: no use waiting
+            client.videos.poll(first.id, timeout=2.0)
+        started = time.monotonic()
+        with pytest.raises(PollTimeoutError) as caught:
+            client.videos.poll(video.id, timeout=2.0)
+        waited = time.monotonic() - started
+    assert caught.value.video_id == video.id
+    assert 1.5 < waited < 4.0  # the deadline, not the 20 s pause
+    assert scheduler.paused_for("poll") > 10  # the pause itself stands for everyone else
+    assert scheduler._thread_queue == []  # the waiter gave its place up
+
+
+def test_a_long_pause_ends_an_awaited_poll_at_its_deadline(long_pause: Served) -> None:
+    scheduler = Scheduler(concurrency=2)
+
+    async def scenario() -> tuple[str, float, str]:
+        transport = ScheduledTransport(scheduler)
+        async with AsyncDeerAPI(
+            api_key=API_KEY, base_url=long_pause.base_url, transport=transport
+        ) as client:
+            first = await client.videos.create(prompt="answered 429")
+            video = await client.videos.create(prompt="held by the pause")
+            with pytest.raises(PollTimeoutError):
+                await client.videos.poll(first.id, timeout=2.0)
+            started = time.monotonic()
+            with pytest.raises(PollTimeoutError) as caught:
+                await client.videos.poll(video.id, timeout=2.0)
+            return video.id, time.monotonic() - started, caught.value.video_id
+
+    video_id, waited, error_id = run_isolated(scenario())
+    assert error_id == video_id
+    assert 1.5 < waited < 4.0
+    assert scheduler.stats.requests["poll"] >= 1
+
+
+def test_a_waiting_thread_gives_up_after_its_pool_timeout() -> None:
+    scheduler = Scheduler(concurrency=2)
+    scheduler.before_request_blocking("poll")
+    scheduler.after_response("poll", 429, _headers(retry_after="20"))
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        scheduler.before_request_blocking("poll", timeout=0.3)
+    assert 0.25 < time.monotonic() - started < 1.0
+    assert scheduler._thread_queue == []
