@@ -13,8 +13,9 @@ rules below are decided once, under one lock; only the waiting differs (a dispat
 the tasks of one event loop, a condition variable for threads). One scheduler serves either
 the tasks of one event loop or threads, not both at once.
 
-- **One 429 pauses every sender.** A 429 for the request rate (with ``Retry-After`` /
-  ``retry-after-ms``, else a 1 s pause) holds back every request of every job until it passes.
+- **One 429 pauses every sender.** A 429 for the request rate (for its ``Retry-After`` /
+  ``retry-after-ms``, read by the client's rule, else 1 s; at most ``max_pause``, 5 min) holds
+  back every request of every job until it passes.
   A 429 that says the account runs too many jobs at once (an error code or message mentioning
   concurrency, or a 429 on a create while ``x-ratelimit-remaining-requests`` is above 0) holds
   back only new jobs: polls and downloads go on, since they are what frees capacity.
@@ -49,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from deerapi_videos.retry import parse_retry_after
 
 __all__ = [
     "ScheduledTransport",
@@ -100,25 +102,6 @@ def parse_duration(text: str | None) -> float | None:
         total += number * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
         position = match.end()
     return total if position == len(text) and position > 0 else None
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    ms = headers.get("retry-after-ms")
-    if ms is not None:
-        try:
-            value = float(ms) / 1000.0
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value) and value >= 0:
-            return value
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
 
 
 def _header_int(headers: httpx.Headers, name: str) -> int | None:
@@ -184,6 +167,7 @@ class Scheduler:
         rate: a starting request rate in requests per second (None: unpaced until a 429).
         burst: requests that may leave back to back when the pace allows.
         default_pause: the pause after a 429 without ``Retry-After``, in seconds.
+        max_pause: the longest pause one 429 causes, whatever its ``Retry-After`` says.
         decrease: the factor applied on a 429 (multiplicative decrease).
         increase: requests per second added per second of accepted requests.
         headroom: the share of the server's advertised rate to use.
@@ -197,6 +181,7 @@ class Scheduler:
         rate: float | None = None,
         burst: float = 2.0,
         default_pause: float = 1.0,
+        max_pause: float = 300.0,
         decrease: float = 0.9,
         increase: float = 1.0,
         min_rate: float = 0.2,
@@ -210,6 +195,7 @@ class Scheduler:
         self.active = 0
         self.burst = burst
         self.default_pause = default_pause
+        self.max_pause = max_pause
         self.decrease = decrease
         self.increase = increase
         self.min_rate = min_rate
@@ -464,8 +450,10 @@ class Scheduler:
     def _on_429(
         self, kind: str, headers: httpx.Headers, code: str | None, now: float, sent_at: float
     ) -> None:
-        delay = _retry_after(headers)
-        pause = self.default_pause if delay is None else delay
+        delay = parse_retry_after(headers)
+        # A pause stops every job: an absurd Retry-After (days, 10**24 s) is capped, and the
+        # next 429 after the capped pause pauses again.
+        pause = self.default_pause if delay is None else min(delay, self.max_pause)
         if self._is_concurrency_limit(kind, headers, code):
             self.stats.concurrency_limited += 1
             self._submit_paused_until = max(self._submit_paused_until, now + pause)

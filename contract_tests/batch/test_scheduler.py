@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import time
 
 import httpx
@@ -167,3 +168,19 @@ def test_a_429_to_one_job_pauses_the_requests_of_every_job(
     during = arrivals.sent_during_the_pause(0.55)
     assert during == []  # nobody sent anything while the pause lasted
     assert result.requests["pauses"] == 1
+
+
+def test_an_absurd_retry_after_pauses_at_most_max_pause() -> None:
+    scheduler = Scheduler(concurrency=2, max_pause=300.0)
+    scheduler.after_response("poll", 429, _headers(retry_after="9" * 24))
+    assert 299.0 < scheduler.paused_for("poll") <= 300.0
+
+
+def test_retry_after_is_read_by_the_clients_rule_dates_included() -> None:
+    scheduler = Scheduler(concurrency=2)
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    scheduler.after_response("poll", 429, _headers(retry_after=when))
+    assert 25.0 < scheduler.paused_for("poll") <= 31.0
+    scheduler = Scheduler(concurrency=2)
+    scheduler.after_response("poll", 429, _headers(retry_after="nan"))
+    assert scheduler.paused_for("poll") == pytest.approx(scheduler.default_pause, abs=0.05)

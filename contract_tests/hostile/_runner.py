@@ -1,5 +1,9 @@
 """Run one client call (sync or async) against a :class:`HostileServer`, never hanging.
 
+Four modes: the blocking and the awaitable client, each alone and each sending through the
+batch scheduler's transport (``sync+scheduler``, ``async+scheduler``): sharing an account's
+rate limits must not weaken any promise of a call.
+
 The call runs in a worker thread (async: on a private event loop in that thread). A hard
 wall-clock guard bounds it: async calls are cancelled when it expires; a sync call cannot be, so
 the server is stopped instead (every connection is cut), which ends the call. Either way
@@ -25,12 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from deerapi_videos import AsyncDeerAPI, DeerAPI
+from deerapi_videos_batch import ScheduledTransport, Scheduler, SyncScheduledTransport
 
 from ._server import SEED_ID, HostileServer, Received
 
 __all__ = [
     "API_KEY",
     "MAX_RETRIES",
+    "MODES",
     "OPERATIONS",
     "POLL_TIMEOUT",
     "REQUEST_TIMEOUT",
@@ -44,6 +50,7 @@ REQUEST_TIMEOUT = 1.0  # per attempt (the client's ``timeout=``)
 POLL_TIMEOUT = 2.0  # poll(timeout=) and create_and_poll(poll_timeout=)
 PROMPT = "a cat on a piano"
 RANDOM_SEED = 2689
+MODES = ("sync", "async", "sync+scheduler", "async+scheduler")
 
 OPERATIONS = (
     "create",
@@ -113,18 +120,23 @@ class CallRecord:
         return end - self.started
 
 
-def _client_kwargs(base_url: str) -> dict[str, Any]:
-    return {
+def _client_kwargs(base_url: str, mode: str) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
         "api_key": API_KEY,
         "base_url": base_url,
         "max_retries": MAX_RETRIES,
         "timeout": REQUEST_TIMEOUT,
     }
+    if mode == "sync+scheduler":
+        kwargs["transport"] = SyncScheduledTransport(Scheduler(concurrency=4))
+    elif mode == "async+scheduler":
+        kwargs["transport"] = ScheduledTransport(Scheduler(concurrency=4))
+    return kwargs
 
 
 def _run_sync(record: CallRecord, base_url: str) -> None:
     try:
-        with DeerAPI(**_client_kwargs(base_url)) as client:
+        with DeerAPI(**_client_kwargs(base_url, record.mode)) as client:
             try:
                 record.result = SYNC_OPS[record.op](client, record.target)
             except BaseException as exc:
@@ -137,7 +149,7 @@ def _run_sync(record: CallRecord, base_url: str) -> None:
 
 
 async def _run_async(record: CallRecord, base_url: str, guard: float) -> None:
-    async with AsyncDeerAPI(**_client_kwargs(base_url)) as client:
+    async with AsyncDeerAPI(**_client_kwargs(base_url, record.mode)) as client:
         task = asyncio.ensure_future(ASYNC_OPS[record.op](client, record.target))
         done, _ = await asyncio.wait({task}, timeout=guard - (time.monotonic() - record.started))
         if not done:
@@ -171,7 +183,7 @@ def _run_loop(record: CallRecord, base_url: str, guard: float) -> None:
 
 
 def run_cell(behaviour: str, op: str, mode: str, workdir: Path, guard: float) -> CallRecord:
-    """Call ``op`` (``mode`` "sync" or "async") against a fresh server playing ``behaviour``."""
+    """Call ``op`` (in one of :data:`MODES`) against a fresh server playing ``behaviour``."""
     workdir.mkdir(parents=True, exist_ok=True)
     record = CallRecord(behaviour, op, mode, target=workdir / "video.mp4")
     saved = random.getstate()
@@ -186,14 +198,15 @@ def run_cell(behaviour: str, op: str, mode: str, workdir: Path, guard: float) ->
 def _run(record: CallRecord, guard: float) -> None:
     with HostileServer(record.behaviour) as server:
         record.api_host = f"127.0.0.1:{server.port}"
-        if record.mode == "sync":
+        blocking = record.mode.startswith("sync")
+        if blocking:
             worker = threading.Thread(target=_run_sync, args=(record, server.base_url))
         else:
             worker = threading.Thread(target=_run_loop, args=(record, server.base_url, guard))
         worker.daemon = True
         record.started = time.monotonic()
         worker.start()
-        worker.join(guard + (5.0 if record.mode == "async" else 0.0))
+        worker.join(guard + (0.0 if blocking else 5.0))
         if worker.is_alive():
             record.hung = True
             server.stop()  # cut every connection: a sync call blocked in a read ends now

@@ -1,4 +1,6 @@
-"""Every hostile behaviour x every operation x sync/async: the client keeps its promises.
+"""Every hostile behaviour x every operation x four modes: the client keeps its promises.
+
+The modes (``_runner.MODES``): sync, async, and each through the batch scheduler's transport.
 
 Each cell runs one call against a fresh :class:`~.server.HostileServer` (real time, loopback,
 ``max_retries=1``, ``timeout=1``, poll deadline 2 s) under a hard wall-clock guard, then checks
@@ -9,10 +11,11 @@ KNOWN_FAILURES lists the cells the client fails today. Each value is one or more
 fix the bug and it XPASSes, which fails the run: delete its entry then. A known cell that breaks
 a *different* set of properties than its entry lists fails outright (the entry is out of date).
 
-The default run covers every fast cell; cells that take seconds by design (hangs the guard has to
-stop, per-request timeouts, deadline runs) are marked ``slow`` and only a representative subset
-of them runs by default (conftest.py): ``-m slow`` runs the rest, ``-m "slow or not slow"`` the
-full matrix.
+The default run covers every fast cell of the plain modes; cells that take seconds by design
+(hangs the guard has to stop, per-request timeouts, deadline runs) are marked ``slow`` and only a
+representative subset of them runs by default (conftest.py), as do the scheduled modes' cells
+(``SCHEDULED_BY_DEFAULT``): ``-m slow`` runs the rest, ``-m "slow or not slow"`` the full
+matrix (768 cells).
 
 Set ``HOSTILE_RECORD=path`` to append one JSON line per cell (violations, timings) to a file.
 """
@@ -42,6 +45,7 @@ from ._properties import (
 from ._runner import (
     API_KEY,
     MAX_RETRIES,
+    MODES,
     OPERATIONS,
     POLL_TIMEOUT,
     REQUEST_TIMEOUT,
@@ -50,7 +54,6 @@ from ._runner import (
 )
 from ._server import BEHAVIOURS, MP4
 
-MODES = ("sync", "async")
 TOLERANCE = 1.5
 POLL_BOUND = POLL_TIMEOUT + TOLERANCE
 # An attempt ends within its timeouts added up (connect + write + read: see the client's
@@ -112,10 +115,31 @@ def _letters(reason: str) -> set[str]:
     return {part.split(":", 1)[0].strip() for part in reason.split(";")}
 
 
+# Through the scheduler's transport, the default run takes the answers a scheduler reacts to
+# (429s, odd Retry-After values, 5xx bursts) for the calls that send several requests; the
+# rest of those cells run with ``slow``.
+SCHEDULED_BY_DEFAULT = {
+    (behaviour, op)
+    for behaviour in (
+        "baseline",
+        "rate_limit_retry_after_20",
+        "retry_after_huge",
+        "server_error_burst",
+        "insufficient_quota",
+    )
+    for op in ("create", "poll", "create_and_poll", "download_content")
+}
+
+
 def _marks(behaviour: str, op: str, mode: str) -> list[pytest.MarkDecorator]:
     marks = []
     cell = (behaviour, op, mode)
-    if op in SLOW.get(behaviour, ()) and cell not in REPRESENTATIVE:
+    scheduled = mode.endswith("+scheduler")
+    if scheduled:
+        slow = (behaviour, op) not in SCHEDULED_BY_DEFAULT
+    else:
+        slow = op in SLOW.get(behaviour, ()) and cell not in REPRESENTATIVE
+    if slow:
         marks.append(pytest.mark.slow)
     reason = KNOWN_FAILURES.get(cell)
     if reason is not None:
