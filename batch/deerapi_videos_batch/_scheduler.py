@@ -158,9 +158,10 @@ class Scheduler:
     """Shared by every job of a client: pauses, pacing and the job window.
 
     Awaitable callers use :meth:`before_request`, :meth:`acquire_slot`; threads use
-    :meth:`before_request_blocking`, :meth:`acquire_slot_blocking`. Everything else
+    :meth:`before_request_blocking`, :meth:`acquire_slot_blocking`; the first wait binds the
+    scheduler to one kind (the other then raises ``RuntimeError``). Everything else
     (:meth:`after_response`, :meth:`after_error`, :meth:`release_slot`, :meth:`job_accepted`)
-    does not wait and serves both.
+    does not wait.
 
     Args:
         concurrency: the most jobs in flight at once (the window never grows past it).
@@ -223,6 +224,7 @@ class Scheduler:
         # Threads wait on this condition; its lock guards every rule's state in both modes.
         self._threads = threading.Condition(threading.Lock())
         self._thread_queue: list[tuple[int, int, str]] = []
+        self._serves: str | None = None  # "tasks" or "threads", from the first wait
         self.stats = SchedulerStats(window=self.window, rate=rate)
 
     # -- pacing ------------------------------------------------------------------------------
@@ -263,6 +265,16 @@ class Scheduler:
             return 0.0
         return (1.0 - self._tokens) / rate
 
+    def _serve(self, mode: str) -> None:
+        """Bind to tasks or threads at the first wait: the awaitable side's wake-ups are not
+        thread-safe, so one scheduler never serves both (called with the lock held)."""
+        if self._serves is None:
+            self._serves = mode
+        elif self._serves != mode:
+            raise RuntimeError(
+                f"this Scheduler already serves {self._serves}; give the {mode} their own"
+            )
+
     def _next_wait(self, kind: str, now: float) -> float:
         wait = self._wait_for(kind, now)
         if not self._answered and self._in_flight > 0:
@@ -300,6 +312,7 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         with self._threads:
+            self._serve("tasks")
             self._seq += 1
             heapq.heappush(self._queue, (PRIORITY.get(kind, 2), self._seq, future, kind))
             if self._changed is None:
@@ -330,6 +343,7 @@ class Scheduler:
         # Real time, not ``clock``: the caller's time limit is on the wall clock.
         give_up = None if timeout is None else time.monotonic() + max(timeout, 0.0)
         with self._threads:
+            self._serve("threads")
             self._seq += 1
             entry = (PRIORITY.get(kind, 2), self._seq, kind)
             heapq.heappush(self._thread_queue, entry)
@@ -505,6 +519,7 @@ class Scheduler:
         """Wait for room in the job window (pair with :meth:`release_slot`)."""
         while True:
             with self._threads:
+                self._serve("tasks")
                 if self._take_slot():
                     return
                 if self._slot_freed is None:
@@ -517,6 +532,7 @@ class Scheduler:
     def acquire_slot_blocking(self) -> None:
         """:meth:`acquire_slot` for threads: block until the job window has room."""
         with self._threads:
+            self._serve("threads")
             while not self._take_slot():
                 self._threads.wait()
 

@@ -204,3 +204,16 @@ def test_a_waiting_thread_gives_up_after_its_pool_timeout() -> None:
         scheduler.before_request_blocking("poll", timeout=0.3)
     assert 0.25 < time.monotonic() - started < 1.0
     assert scheduler._thread_queue == []
+
+
+def test_a_scheduler_serves_tasks_or_threads_not_both() -> None:
+    scheduler = Scheduler(concurrency=2)
+    scheduler.before_request_blocking("poll")
+
+    async def from_a_task() -> None:
+        await scheduler.before_request("poll")
+
+    with pytest.raises(RuntimeError, match="already serves threads"):
+        run_isolated(from_a_task())
+    with pytest.raises(RuntimeError, match="already serves threads"):
+        run_isolated(scheduler.acquire_slot())
