@@ -17,6 +17,8 @@ from contract_tests.asyncio_support import run_isolated
 from ._arrivals import Arrivals
 
 API_KEY = "sk-batch-test"
+#: The ``paused`` fixture's Retry-After, in seconds.
+PAUSE = 1.0
 
 
 @dataclass
@@ -78,12 +80,12 @@ def prompts(count: int, **extra: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def paused(tmp_path: Path) -> Iterator[tuple[Served, Arrivals]]:
-    """A mock whose jobs take 0.5 s and whose first read is answered 429 (a 0.6 s pause)."""
+    """A mock whose jobs take 0.5 s and whose first read is answered 429 (``PAUSE`` s)."""
     for served in serve_limited(tmp_path, Limits(rate=500.0, burst=100), job_duration=30.0):
         arrivals = Arrivals(served.limited.app)
         served.limited.app = arrivals  # type: ignore[method-assign]
         served.mock.inject(
-            Fault.rate_limit(retry_after="0.6", operations=("retrieveVideo",), times=1)
+            Fault.rate_limit(retry_after=str(PAUSE), operations=("retrieveVideo",), times=1)
         )
         with LimitedMock.serve(served.limited) as base_url:
             served.base_url = base_url

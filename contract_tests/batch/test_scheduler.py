@@ -11,7 +11,7 @@ import pytest
 from deerapi_videos_batch import DurationPrior, PollPlan, Scheduler, parse_duration
 
 from ._arrivals import Arrivals
-from .conftest import Served, prompts
+from .conftest import PAUSE, Served, prompts
 
 
 def _headers(**values: str) -> httpx.Headers:
@@ -165,7 +165,7 @@ def test_a_429_to_one_job_pauses_the_requests_of_every_job(
     served, arrivals = paused
     result = served.run(served.write(prompts(6)), concurrency=6)
     assert result.exit_code == 0
-    during = arrivals.sent_during_the_pause(0.55)
+    during = arrivals.sent_during_the_pause(PAUSE - 0.05)
     assert during == []  # nobody sent anything while the pause lasted
     assert result.requests["pauses"] == 1
 

@@ -18,7 +18,7 @@ from deerapi_videos_mock import Fault, Limits
 from contract_tests.asyncio_support import run_isolated
 
 from ._arrivals import Arrivals
-from .conftest import API_KEY, Served, serve_limited
+from .conftest import API_KEY, PAUSE, Served, serve_limited
 
 
 def _headers(**values: str) -> httpx.Headers:
@@ -129,14 +129,16 @@ def test_a_429_to_one_thread_pauses_the_requests_of_every_thread(
             try:
                 videos.create(prompt=f"thread job {i}", job_key=f"job-{i}")
                 scheduler.job_accepted()
-                return videos.poll(f"job-{i}", timeout=60.0).status
+                # Reads every 0.5 s: without a shared pause, the others' next reads would
+                # land inside it.
+                return videos.poll(f"job-{i}", timeout=60.0, poll_interval=0.5).status
             finally:
                 scheduler.release_slot()
 
         statuses = _in_threads(6, job)
     assert statuses == ["completed"] * 6
     assert len(served.mock.requests_for("createVideo")) == 6
-    during = arrivals.sent_during_the_pause(0.55)
+    during = arrivals.sent_during_the_pause(PAUSE - 0.05)
     assert during == []  # no thread sent anything while the pause lasted
     assert scheduler.stats.pauses == 1
 

@@ -552,13 +552,29 @@ class LedgeredVideos:
         await arun_blocking(self.ledger.record_status, job_key, video)
         return video
 
-    async def poll(self, job_key: str, *, timeout: float = 900.0) -> Video:
-        """Wait for a job to end (``videos.poll``) and record how it ended."""
+    async def poll(
+        self, job_key: str, *, timeout: float = 900.0, poll_interval: float | None = None
+    ) -> Video:
+        """Wait for a job to end (``videos.poll``) and record how it ended.
+
+        Args:
+            job_key: the job, as the ledger names it.
+            timeout: the deadline of the whole wait, in seconds (as ``videos.poll``).
+            poll_interval: seconds between reads (as ``videos.poll``; None: the server's hint,
+                the job's progress, else a backoff).
+
+        Raises:
+            InvalidParameterError: the job has no video yet.
+            VideoFailedError: the job ended without a video (recorded as failed).
+            PollTimeoutError: the deadline passed first.
+        """
         job = self.ledger.require(job_key)
         if job.video_id is None:
             raise InvalidParameterError("job_key", f"job {job_key} has no video yet ({job.state})")
         try:
-            video = await self._videos.poll(job.video_id, timeout=timeout)
+            video = await self._videos.poll(
+                job.video_id, timeout=timeout, poll_interval=poll_interval
+            )
         except VideoFailedError as exc:
             await arun_blocking(self.ledger.record_failure, job_key, classify_failure(exc))
             raise
