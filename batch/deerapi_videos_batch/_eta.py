@@ -3,20 +3,23 @@
 Polling every job every second is what turns a batch into a flood of reads. Here each read is
 timed to land when the job should be done:
 
-- After two reads with rising ``progress`` the job's rate is known (percent per second, from
-  the two latest distinct readings): the next read is planned at the estimated end, plus 2%.
+- After a read with rising ``progress`` the job's rate is known (from the two latest distinct
+  readings, the POST counting as 0%): the next read is planned at the estimated end, plus 2%
+  (the client's rule, :func:`deerapi_videos.polling.estimated_end`).
 - Before that, the batch's own finished jobs of the same model, seconds and size say how long
   such a job takes (:class:`DurationPrior`, a quantile of their estimated durations): the first
   read is planned at that time after the POST.
 - With neither, reads back off from ``initial`` by x1.5 up to ``max_interval``.
-- Reads of one job are never closer than ``min_interval`` (0.5 s) nor further apart than
-  ``max_interval``.
+- Reads of one job are never closer than ``min_interval`` (the client's 0.5 s) nor further
+  apart than ``max_interval``.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Hashable
+
+from deerapi_videos.polling import MIN_INTERVAL, estimated_end
 
 __all__ = ["DurationPrior", "PollPlan"]
 
@@ -56,7 +59,7 @@ class PollPlan:
         submitted_at: float,
         *,
         prior: float | None = None,
-        min_interval: float = 0.5,
+        min_interval: float = MIN_INTERVAL,
         max_interval: float = 60.0,
         initial: float = 1.0,
         margin: float = 0.02,
@@ -84,22 +87,10 @@ class PollPlan:
         self.last_read = now
         self._backoff = min(self._backoff * 1.5, self.max_interval)
 
-    def rate(self) -> float | None:
-        """Percent per second, from the two latest distinct readings."""
-        if len(self.readings) < 2:
-            return None
-        (t0, p0), (t1, p1) = self.readings[-2], self.readings[-1]
-        if t1 <= t0 or p1 <= p0:
-            return None
-        return (p1 - p0) / (t1 - t0)
-
     def eta(self) -> float | None:
-        """When the job should end (same clock as ``now``), if its progress says."""
-        rate = self.rate()
-        if rate is None:
-            return None
-        t1, p1 = self.readings[-1]
-        return t1 + (100 - p1) / rate * (1 + self.margin)
+        """When the job should end (same clock as ``now``), if its progress says (the
+        client's rule: :func:`deerapi_videos.polling.estimated_end`)."""
+        return estimated_end(self.readings, self.margin)
 
     def estimated_duration(self, finished_at: float) -> float:
         """How long the job took, for :class:`DurationPrior`.

@@ -23,6 +23,7 @@ from deerapi_videos import (
     RateLimitError,
     VideoFailedError,
 )
+from deerapi_videos._polling import MAX_ETA_WAIT
 
 from contract_tests.builders import jpeg, png
 from contract_tests.builders import webp as webp_vp8x
@@ -292,7 +293,62 @@ async def test_poll_until_completed_reports_changes(
     )
     assert str(result.status) == "completed"
     assert seen == [("queued", 0), ("in_progress", 10), ("in_progress", 60), ("completed", 100)]
-    assert sleeps == pytest.approx([1.0, 1.5, 2.25, 3.375, 5.0625])
+    # The last wait is planned from the progress: 10% at t=2.5 s, 60% at t=8.125 s, so 40% more
+    # takes 4.5 s (plus the 2% margin), not the 5.06 s the backoff would have waited (the reads
+    # themselves take real milliseconds, hence the tolerance).
+    assert sleeps == pytest.approx([1.0, 1.5, 2.25, 3.375, 4.5 * 1.02], abs=0.01)
+
+
+async def test_poll_plans_a_long_job_by_its_progress_at_most_max_eta_wait_ahead(
+    api: Any, mock: respx.MockRouter, video: Any, sleeps: list[float]
+) -> None:
+    # 1% then 2%: at 1% a second, the end is 98 s away; waits are capped, and the reads that
+    # follow keep re-planning from the two latest readings.
+    states = [("in_progress", 1), ("in_progress", 2), ("in_progress", 22), ("completed", 100)]
+    mock.get("/v1/videos/video_1").mock(side_effect=_seq(video, states))
+    await api.videos.poll("video_1", timeout=3600)
+    assert sleeps == pytest.approx([1.0, MAX_ETA_WAIT, MAX_ETA_WAIT], abs=0.01)
+
+
+async def test_poll_goes_back_to_backoff_once_the_estimated_end_has_passed(
+    api: Any, mock: respx.MockRouter, video: Any, sleeps: list[float]
+) -> None:
+    states = [
+        ("in_progress", 10),
+        ("in_progress", 60),  # at t=1: 50% a second, done at t=1.8
+        ("in_progress", 60),  # read at t=1.82: stalled; the estimate has passed
+        ("in_progress", 60),
+        ("completed", 100),
+    ]
+    mock.get("/v1/videos/video_1").mock(side_effect=_seq(video, states))
+    await api.videos.poll("video_1")
+    assert sleeps == pytest.approx([1.0, 0.8 * 1.02, 1.5, 2.25], abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "headers", "expected"),
+    [
+        ({"poll_interval": 3.0}, {}, [3.0, 3.0, 3.0]),
+        ({}, {"openai-poll-after-ms": "2500"}, [2.5, 2.5, 2.5]),
+    ],
+    ids=["fixed-interval", "server-hint"],
+)
+async def test_a_fixed_interval_or_the_servers_hint_wins_over_the_estimate(
+    api: Any,
+    mock: respx.MockRouter,
+    video: Any,
+    sleeps: list[float],
+    kwargs: dict[str, Any],
+    headers: dict[str, str],
+    expected: list[float],
+) -> None:
+    states = [("in_progress", 10), ("in_progress", 20), ("in_progress", 90), ("completed", 100)]
+    responses = [
+        httpx.Response(200, json=video(status=s, progress=p), headers=headers) for s, p in states
+    ]
+    mock.get("/v1/videos/video_1").mock(side_effect=responses)
+    await api.videos.poll("video_1", **kwargs)
+    assert sleeps == pytest.approx(expected)
 
 
 async def test_poll_interval_grows_to_a_cap(

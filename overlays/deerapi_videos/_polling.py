@@ -7,10 +7,13 @@ for :meth:`Poller.next_delay`.
   error code and message. Statuses that unambiguously end a job without a video (``expired``,
   ``cancelled``, ``canceled``) raise it too. Every other status, known or not, keeps polling:
   an unknown word is never taken as "done".
-- The wait honours the server's ``openai-poll-after-ms`` hint when it is a sane number, otherwise
-  starts at 1s and grows x1.5 up to 10s (or is the fixed ``poll_interval``). Whatever the hint or
-  the interval, reads are at least :data:`MIN_INTERVAL` apart (retries inside a read too), so a
-  server hinting ``0`` cannot turn polling into a flood of requests.
+- The wait honours the server's ``openai-poll-after-ms`` hint when it is a sane number, else the
+  fixed ``poll_interval``. Without either, once two reads of a running job showed its
+  ``progress`` rising, the next read is planned when that rate says the job ends
+  (:func:`estimated_end`, at most :data:`MAX_ETA_WAIT` ahead); otherwise, and once that time has
+  passed, the wait starts at 1s and grows x1.5 up to 10s. Whatever the hint or the interval,
+  reads are at least :data:`MIN_INTERVAL` apart (retries inside a read too), so a server hinting
+  ``0`` cannot turn polling into a flood of requests.
 - A read that fails in a way waiting can fix (connection errors and timeouts, 429 unless the
   account is out of quota, 5xx, an unreadable body, and a 404 during ``not_found_grace`` after
   the job was created: a proxy that has not caught up) does not end the wait: polling goes on
@@ -24,7 +27,7 @@ for :meth:`Poller.next_delay`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import httpx
@@ -48,10 +51,12 @@ if TYPE_CHECKING:  # the generated models load at first use, not at ``import dee
 __all__ = [
     "DEFAULT_POLL_TIMEOUT",
     "ENDED_WITHOUT_VIDEO",
+    "MAX_ETA_WAIT",
     "MIN_INTERVAL",
     "NOT_FOUND_GRACE",
     "Poller",
     "ensure_not_failed",
+    "estimated_end",
     "status_of",
 ]
 
@@ -67,6 +72,10 @@ INITIAL_INTERVAL = 1.0
 GROWTH = 1.5
 MAX_INTERVAL = 10.0
 MAX_HINT = 60.0
+#: The longest wait an estimated end may plan: a progress that starts slow and speeds up would
+#: otherwise keep a finished job unread for minutes.
+MAX_ETA_WAIT = 20.0
+ETA_MARGIN = 0.02  # plan the read 2% of the time left after the estimated end
 
 
 def status_of(video: Video) -> str:
@@ -95,6 +104,27 @@ def failure_of(video: Video) -> VideoFailedError:
 def ensure_not_failed(video: Video) -> None:
     if status_of(video) in ENDED_WITHOUT_VIDEO:
         raise failure_of(video)
+
+
+def estimated_end(
+    readings: Sequence[tuple[float, int]], margin: float = ETA_MARGIN
+) -> float | None:
+    """When a job should reach 100%, from its two latest readings, on their clock.
+
+    Args:
+        readings: ``(time, progress)`` pairs of a running job, oldest first.
+        margin: a share of the time left to add (a read just after the end, not before it).
+
+    Returns:
+        The estimated end, or None with fewer than two readings or no rise between the last two.
+    """
+    if len(readings) < 2:
+        return None
+    (t0, p0), (t1, p1) = readings[-2], readings[-1]
+    if t1 <= t0 or p1 <= p0:
+        return None
+    rate = (p1 - p0) / (t1 - t0)
+    return t1 + max(100 - p1, 0) / rate * (1 + margin)
 
 
 def poll_hint(headers: httpx.Headers) -> float | None:
@@ -126,6 +156,8 @@ class Poller:
         self.on_progress = on_progress
         self.last: Video | None = None
         self._seen: tuple[str, int | None] | None = None
+        #: (time, progress) of the reads that saw the job running with a higher progress.
+        self.readings: list[tuple[float, int]] = []
 
     def observe(self, video: Video) -> Video | None:
         """The finished video, or None to keep polling; raises when the job ended badly."""
@@ -147,16 +179,29 @@ class Poller:
         remaining = self.deadline - now
         if remaining <= 0:
             raise self.timed_out()
+        self._note_progress(now)
         hint = poll_hint(headers)
+        end = estimated_end(self.readings)
         if hint is not None:
             delay = hint
         elif self.fixed_interval is not None:
             delay = self.fixed_interval
+        elif end is not None and end > now:
+            delay = min(end - now, MAX_ETA_WAIT)
         else:
             delay = self.interval
             self.interval = min(self.interval * GROWTH, MAX_INTERVAL)
         self.failures = 0
         return min(max(delay, MIN_INTERVAL), remaining)
+
+    def _note_progress(self, now: float) -> None:
+        if self.last is None or status_of(self.last) != "in_progress":
+            return
+        progress = progress_of(self.last)
+        if progress is None or not 0 <= progress <= 100:
+            return
+        if not self.readings or progress > self.readings[-1][1]:
+            self.readings.append((now, progress))
 
     def after_failed_read(self, error: DeerAPIError, now: float) -> float:
         """How long to wait after a read that failed; raises when waiting cannot help.

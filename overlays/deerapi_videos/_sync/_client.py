@@ -304,7 +304,8 @@ class Videos:
         Args:
             video_id: the job's id.
             timeout: the deadline for the whole wait, in seconds.
-            poll_interval: seconds between reads; the server's hint or a backoff when None.
+            poll_interval: seconds between reads. None: the server's hint, else a read planned
+                from the job's progress, else a backoff (1 s growing to 10 s).
             on_progress: called with every state read.
             extra_headers: headers added to every read.
             max_retries: retries of each read, overriding the client's.
@@ -432,7 +433,8 @@ class Videos:
             input_reference: the reference image(s), as for ``create``.
             idempotency_key: sent as ``Idempotency-Key``; one is generated when None.
             poll_timeout: the polling deadline in seconds; it starts once the job exists.
-            poll_interval: seconds between reads; the server's hint or a backoff when None.
+            poll_interval: seconds between reads. None: the server's hint, else a read planned
+                from the job's progress, else a backoff (1 s growing to 10 s).
             on_progress: called with every state read.
             timeout: the POST's per-attempt request timeout.
             extra_headers: headers added to every request.
