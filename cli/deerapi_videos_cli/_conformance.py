@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 
 import click
 from deerapi_videos.auth import key_may_travel_to
-from deerapi_videos_conformance import ALL_PHASES
+from deerapi_videos_conformance import ALL_PHASES, PROBE_PAID_JOBS
 from rich.table import Table
 
 from ._output import Output
@@ -156,13 +156,18 @@ def _budget_text(
         lines.append("  - 1 remix of that video")
     else:
         lines.append("  - no remix (needs --allow-remix and a budget with room for it)")
-    left = budget.max_paid_jobs - int(created) - int(remix_ok)
+    left = budget.left_after_own(created=created)
     if not probe:
         lines.append("  - no Idempotency-Key probe (--no-idempotency-probe)")
-    elif left >= 2:
-        lines.append("  - 2 creates for the Idempotency-Key probe (the same create twice, one key)")
+    elif left >= PROBE_PAID_JOBS:
+        lines.append(
+            f"  - {PROBE_PAID_JOBS} creates for the Idempotency-Key probe "
+            "(the same create twice, one key)"
+        )
     else:
-        lines.append(f"  - no Idempotency-Key probe (needs 2 paid jobs, budget left {left})")
+        lines.append(
+            f"  - no Idempotency-Key probe (needs {PROBE_PAID_JOBS} paid jobs, budget left {left})"
+        )
     lines.append(
         "  Every other create/remix case is an input the API must reject for free; a guard "
         "refuses to send any request that could start a job beyond the budget."

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
         install_false_report_filters,
         reference_images,
     )
-    from ._idempotency import IdempotencyProbe, ProbeAnswer
+    from ._idempotency import PROBE_PAID_JOBS, IdempotencyProbe, ProbeAnswer
     from ._images import IMAGE_KINDS, image
     from ._report import ReportContext, group_checks, write_reports
     from ._repro import ReproStep
@@ -66,6 +66,7 @@ _LAZY = {
     "probe_not_served": "._engine",
     "run_conformance": "._engine",
     "IdempotencyProbe": "._idempotency",
+    "PROBE_PAID_JOBS": "._idempotency",
     "ProbeAnswer": "._idempotency",
     "fit_create_body": "._hooks",
     "fitting": "._hooks",
@@ -96,6 +97,7 @@ __all__ = [
     "CHEAPEST_SETTINGS",
     "CHECK_MEANINGS",
     "IMAGE_KINDS",
+    "PROBE_PAID_JOBS",
     "Budget",
     "BudgetExceeded",
     "CheckResult",

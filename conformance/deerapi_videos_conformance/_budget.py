@@ -102,6 +102,11 @@ class Budget:
         used = 1 if created else 0
         return self.allow_remix and self.max_paid_jobs - used >= 1
 
+    def left_after_own(self, *, created: bool) -> int:
+        """Paid jobs left after the run's own create (``created``) and remix (if it fits):
+        what the Idempotency-Key probe may spend (it needs ``PROBE_PAID_JOBS``)."""
+        return self.max_paid_jobs - int(created) - int(self.allows_remix(created=created))
+
 
 class BudgetExceeded(RuntimeError):
     """A request that could start a paid job was stopped before it was sent."""
