@@ -704,28 +704,8 @@ class _Explicit:
         recorder.record_case(case=case)
         recorder.record_response(case_id=case.id, response=response)
         request_id = _request_id(response.headers)
-        try:
-            case.validate_response(
-                response,
-                headers=headers,
-                recorder=recorder,
-                excluded_checks=list(excluded_checks),
-            )
-        except FailureGroup as group:
-            for failure in group.exceptions:
-                if isinstance(failure, Failure):
-                    self.collector.result.checks.append(
-                        CheckResult(
-                            operation,
-                            _check_name(failure),
-                            False,
-                            self.collector._scrub(_failure_message(failure)),
-                            request_id,
-                            self.collector._scrub(_curl(request, self.api_key)),
-                            (_step(request, self.api_key),),
-                        )
-                    )
-        except Failure as failure:
+
+        def failed(failure: Failure) -> None:
             self.collector.result.checks.append(
                 CheckResult(
                     operation,
@@ -737,6 +717,20 @@ class _Explicit:
                     (_step(request, self.api_key),),
                 )
             )
+
+        try:
+            case.validate_response(
+                response,
+                headers=headers,
+                recorder=recorder,
+                excluded_checks=list(excluded_checks),
+            )
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                if isinstance(failure, Failure):
+                    failed(failure)
+        except Failure as failure:
+            failed(failure)
         else:
             self.collector.result.checks.append(CheckResult(operation, "live_step", True, ""))
         return response
