@@ -239,6 +239,18 @@ def test_probe_jobs_are_left_and_named_when_delete_is_not_served() -> None:
 # -- the guard: only the two armed POSTs go out ---------------------------------------------------
 
 
+def test_an_off_spec_answer_to_a_probe_post_fails_its_checks_with_a_redacted_repro() -> None:
+    # phases=(): the probe's own POSTs are the only creates of the run.
+    result, _ = _run(mock=new_mock(defects={"wrong_field_type"}))
+    failed = [c for c in result.checks if not c.passed and "POST /v1/videos" in c.operation]
+    assert failed, [c for c in result.checks if not c.passed]
+    assert not result.passed
+    for check in failed:
+        assert "created_at" in check.message
+        assert check.curl is not None and "$DEERAPI_KEY" in check.curl
+        assert check.repro and API_KEY not in check.curl + check.message
+
+
 def test_the_guard_sends_each_armed_post_once_and_refuses_an_unarmed_third() -> None:
     limited = LimitedMock(new_mock(), Limits(idempotency_replay=False))
     guard = PaidRequestGuard(api_key=API_KEY, budget=Budget(max_paid_jobs=3))
